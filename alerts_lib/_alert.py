@@ -1,0 +1,171 @@
+"""The alert object formatters return, and how it renders to a Slack payload.
+
+An :class:`Alert` keeps raw, untrusted values; rendering is the single place where they are escaped and
+cut to Slack's Block Kit limits, so an alert built by hand is as safe as one built by a formatter.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from enum import Enum
+from typing import Any
+
+from ._text import TRUNCATED, clip, code_block, escape, to_text
+
+# Slack's limits (https://api.slack.com/reference/block-kit/blocks).
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_FIELDS = 10
+MAX_FIELD_TEXT = 2000
+MAX_TEXT = 40_000
+# Our own, tighter limits: a title is one line of a notification, a fallback text is a summary.
+MAX_TITLE = 150
+MAX_FALLBACK_TEXT = 3000
+MAX_CONTEXT_TEXT = 300
+
+Payload = dict[str, Any]
+
+
+class Severity(str, Enum):
+    """How bad it is; each severity has the emoji that starts the message."""
+
+    CRITICAL = "critical"
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+    SUCCESS = "success"
+
+    @property
+    def emoji(self) -> str:
+        return _EMOJI[self]
+
+    @classmethod
+    def parse(cls, value: object) -> Severity:
+        """Lenient: an unknown severity is INFO rather than an exception on the alerting path."""
+        if isinstance(value, Severity):
+            return value
+        try:
+            return cls(str(value).strip().lower())
+        except ValueError:
+            return cls.INFO
+
+
+_EMOJI = {
+    Severity.CRITICAL: "🔥",
+    Severity.ERROR: "❌",
+    Severity.WARNING: "⚠️",
+    Severity.INFO: "ℹ️",  # noqa: RUF001
+    Severity.SUCCESS: "✅",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Alert:
+    """One alert: what happened, where, how bad. Immutable data; :meth:`payload` renders it for Slack.
+
+    All values are untrusted and escaped at render time, except ``mention``, which is meant to ping
+    (``<!here>``, ``<@U123>``, ``<!subteam^S1>``) and must come from configuration, never from an error.
+    """
+
+    title: str
+    source: str | None = None
+    severity: Severity = Severity.INFO
+    env: str | None = None
+    fields: tuple[tuple[str, str], ...] = ()
+    body: str | None = None
+    link: tuple[str, str] | None = None  # (url, label)
+    emoji: str | None = None
+    mention: str | None = None
+    dedup_key: str | None = None
+
+    def with_env(self, env: str | None) -> Alert:
+        """The same alert labelled with ``env`` unless it already has one."""
+        return self if self.env or not env else dataclasses.replace(self, env=env)
+
+    @property
+    def text(self) -> str:
+        """The one-line fallback/notification text, e.g. ``🔁 [FastAPI] model @A hot-swapped to v9 · prod``."""
+        return f"{self.mention} {self._headline()}" if self.mention else self._headline()
+
+    def _headline(self) -> str:
+        line = f"{self.emoji or self.severity.emoji} "
+        if self.source:
+            line += f"[{escape(self.source, 40)}] "
+        line += escape(self.title, MAX_TITLE)
+        if self.env:
+            line += f" · {escape(self.env, 40)}"
+        return line
+
+    def payload(self) -> Payload:
+        """The Slack webhook payload: fallback ``text`` plus Block Kit ``blocks``, within Slack's limits."""
+        blocks: list[dict[str, Any]] = []
+        headline = f"*{self._headline()}*"
+        blocks.append(_section(f"{self.mention} {headline}" if self.mention else headline))
+        fields = [(to_text(k), to_text(v)) for k, v in self.fields]
+        if fields:
+            shown = fields[:MAX_FIELDS]
+            if len(fields) > MAX_FIELDS:
+                shown = fields[: MAX_FIELDS - 1]
+                shown.append(("more", f"{len(fields) - len(shown)} more fields {TRUNCATED}"))
+            blocks.append(
+                {
+                    "type": "section",
+                    "fields": [
+                        {"type": "mrkdwn", "text": _field(label, value)} for label, value in shown
+                    ],
+                }
+            )
+        if self.body:
+            blocks.append(_section(code_block(self.body, MAX_SECTION_TEXT)))
+        if self.link and safe_url(self.link[0]):
+            url, label = self.link
+            blocks.append(_section(f"<{safe_url(url)}|{escape(label, 80) or 'link'}>"))
+        context = " · ".join(
+            part
+            for part in (
+                f"source: *{escape(self.source, 40)}*" if self.source else "",
+                f"env: *{escape(self.env, 40)}*" if self.env else "",
+                f"severity: {self.severity.value}",
+            )
+            if part
+        )
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
+        return {"text": self.text, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_SECTION_TEXT)}}
+
+
+def _field(label: str, value: str) -> str:
+    head = f"*{escape(label, 100)}*\n"
+    return head + escape(value, MAX_FIELD_TEXT - len(head))
+
+
+def safe_url(url: object) -> str | None:
+    """An http(s) URL usable inside ``<url|label>``, or None: nothing that could close the link or forge one."""
+    text = to_text(url).strip()
+    if not text.lower().startswith(("http://", "https://")) or any(c in text for c in "<>| \n\r\t"):
+        return None
+    return text.replace("&", "&amp;")
+
+
+def fields_from(values: Mapping[str, object] | Sequence[tuple[str, object]] | None) -> tuple[tuple[str, str], ...]:
+    """Key/value pairs as an Alert's ``fields``, dropping empty values; never raises on odd input."""
+    if not values:
+        return ()
+    try:
+        items = list(values.items()) if isinstance(values, Mapping) else list(values)
+    except Exception:
+        return (("fields", to_text(values)),)
+    out: list[tuple[str, str]] = []
+    for item in items:
+        try:
+            key, value = item
+        except (TypeError, ValueError):
+            key, value = "value", item
+        if value is None or value == "":
+            continue
+        out.append((to_text(key), to_text(value)))
+    return tuple(out)

@@ -1,0 +1,124 @@
+"""Configuration from the environment, in one pydantic-settings object.
+
+Loading never raises: an invalid value is reported in one log line and replaced by its default, because a
+typo in ``ALERTS_DEADLINE`` must not take down the service or DAG that imports us.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ._redact import mask_url
+
+logger = logging.getLogger("alerts_lib")
+
+
+class Settings(BaseSettings):
+    """Every knob, with the environment variable that sets it (``SLACK_WEBHOOK_URL``, ``ALERTS_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="ALERTS_", extra="ignore", populate_by_name=True)
+
+    webhook_url: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SLACK_WEBHOOK_URL", "webhook_url"),
+        description="Slack incoming-webhook URL (a secret). Unset: alerts are only logged.",
+    )
+    env: str = Field(default="dev", max_length=40, description="Environment label shown on every alert.")
+    connect_timeout: float = Field(default=3.0, gt=0, le=60, description="Seconds to open a connection.")
+    read_timeout: float = Field(default=5.0, gt=0, le=120, description="Seconds between bytes of the answer.")
+    deadline: float = Field(default=10.0, gt=0, le=300, description="Hard total seconds for one attempt.")
+    max_retries: int = Field(default=5, ge=0, le=20, description="Retries of a transient failure before giving up.")
+    backoff_base: float = Field(default=1.0, ge=0, le=60, description="First retry delay; doubles each retry.")
+    backoff_max: float = Field(default=30.0, ge=0, le=600, description="Longest delay between retries.")
+    max_retry_after: float = Field(default=300.0, ge=0, le=3600, description="Longest Retry-After honoured.")
+    queue_size: int = Field(default=1000, ge=1, le=1_000_000, description="Alerts waiting; past it, drop and count.")
+    dedup_window: float = Field(default=60.0, ge=0, le=86_400, description="Seconds identical alerts are merged; 0 off.")
+    min_interval: float = Field(default=1.0, ge=0, le=60, description="Seconds between posts to one webhook.")
+    shutdown_timeout: float = Field(default=5.0, ge=0, le=120, description="Seconds to flush at interpreter exit.")
+
+    @field_validator("webhook_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _check_webhook(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            problem = webhook_problem(value.get_secret_value())
+            if problem:
+                # The message names the masked URL only: pydantic puts the input in errors, we drop it (below).
+                raise ValueError(problem)
+        return value
+
+    @property
+    def webhook(self) -> str | None:
+        """The webhook URL in clear, for the transport only."""
+        return self.webhook_url.get_secret_value() if self.webhook_url else None
+
+    def describe(self) -> dict[str, str]:
+        """Every setting as text, the webhook masked: what ``python -m alerts_lib check`` prints."""
+        out = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            out[name] = mask_url(self.webhook) if name == "webhook_url" and self.webhook else str(value)
+        return out
+
+
+def webhook_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a webhook URL, in words without the secret; None when it looks usable."""
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018  (raises ValueError for a non-numeric port)
+    except ValueError:
+        return "SLACK_WEBHOOK_URL is not a valid URL"
+    if parts.scheme not in ("http", "https"):
+        return "SLACK_WEBHOOK_URL must start with https:// (it looks like https://hooks.slack.com/services/T…/B…/…)"
+    if not parts.hostname:
+        return "SLACK_WEBHOOK_URL has no host name"
+    if parts.hostname == "hooks.slack.com" and len([p for p in parts.path.split("/") if p]) < 4:
+        return "SLACK_WEBHOOK_URL is incomplete: a Slack webhook path is /services/T…/B…/<token>"
+    return None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment plus ``overrides``; invalid values are logged and replaced by defaults."""
+    overrides = {k: v for k, v in overrides.items() if v is not None or k == "webhook_url"}
+    for _ in range(len(Settings.model_fields) + 1):
+        try:
+            return Settings(**overrides)
+        except ValidationError as exc:
+            for error in exc.errors(include_input=False, include_url=False):
+                name = str(error["loc"][0]) if error["loc"] else ""
+                field = _field_for(name)
+                if field is None:
+                    continue
+                default = Settings.model_fields[field].default
+                logger.error(
+                    "alerts_lib: invalid setting %s (%s); using %s",
+                    _env_name(field),
+                    error["msg"],
+                    "no webhook: alerts are only logged" if field == "webhook_url" else f"the default {default!r}",
+                )
+                overrides[field] = default
+    return Settings.model_construct()  # unreachable in practice: every field now has its default
+
+
+def _field_for(loc: str) -> str | None:
+    if loc in Settings.model_fields:
+        return loc
+    if loc == "SLACK_WEBHOOK_URL":
+        return "webhook_url"
+    lowered = loc.lower().removeprefix("alerts_")
+    return lowered if lowered in Settings.model_fields else None
+
+
+def _env_name(field: str) -> str:
+    return "SLACK_WEBHOOK_URL" if field == "webhook_url" else f"ALERTS_{field.upper()}"

@@ -1,0 +1,77 @@
+"""Storm control: identical alerts within a window are sent once, the repeats counted and summarised.
+
+A crash loop or a flapping dependency can raise the same alert hundreds of times a minute; Slack would
+rate-limit us and people would mute the channel. The first one goes out at once, the repeats become one
+``… and 37 more like this in the last 60 s`` when the window ends (or at flush/exit), so nothing is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+MAX_KEYS = 10_000  # bounds memory under a flood of distinct alerts; the oldest window is closed early
+
+
+@dataclass
+class _Window(Generic[T]):
+    started: float
+    repeats: int
+    sample: T
+
+
+@dataclass(frozen=True)
+class Summary(Generic[T]):
+    sample: T  # the latest repeat
+    repeats: int
+    seconds: float
+
+    @property
+    def note(self) -> str:
+        return f"… and {self.repeats} more like this in the last {self.seconds:.0f} s"
+
+
+class StormControl(Generic[T]):
+    """Keyed windows; the clock is passed in, so it is deterministic under test."""
+
+    def __init__(self, window: float) -> None:
+        self.window = window
+        self._windows: dict[Hashable, _Window[T]] = {}
+
+    def admit(self, key: Hashable, sample: T, now: float) -> bool:
+        """True when this alert should be sent now; False when it is a repeat, counted for the summary."""
+        if self.window <= 0:
+            return True
+        current = self._windows.get(key)
+        if current is not None and now - current.started < self.window:
+            current.repeats += 1
+            current.sample = sample
+            return False
+        if len(self._windows) >= MAX_KEYS and key not in self._windows:
+            self._windows.pop(next(iter(self._windows)))
+        self._windows[key] = _Window(now, 0, sample)
+        return True
+
+    def due(self, now: float, *, force: bool = False) -> list[Summary[T]]:
+        """Summaries of windows that ended (all windows with repeats when ``force``); expired windows close."""
+        out: list[Summary[T]] = []
+        for key, w in list(self._windows.items()):
+            ended = now - w.started >= self.window
+            if w.repeats and (ended or force):
+                out.append(Summary(w.sample, w.repeats, max(now - w.started, 0.0)))
+                # A storm that goes on keeps being summarised once per window instead of re-alerting.
+                self._windows[key] = _Window(now, 0, w.sample)
+            elif ended:
+                del self._windows[key]
+        return out
+
+    def pending(self) -> bool:
+        return any(w.repeats for w in self._windows.values())
+
+    def next_due(self) -> float | None:
+        """When the earliest window with repeats ends (the worker sleeps until then)."""
+        ends = [w.started + self.window for w in self._windows.values() if w.repeats]
+        return min(ends) if ends else None

@@ -1,0 +1,62 @@
+"""Turning untrusted values into safe Slack mrkdwn.
+
+Slack only treats ``&``, ``<`` and ``>`` as control characters; escaping them is what stops an exception
+message from pinging ``<!channel>`` or disguising a link. Truncation happens *before* escaping so an
+entity such as ``&amp;`` is never cut in half.
+"""
+
+from __future__ import annotations
+
+TRUNCATED = "…(truncated)"
+
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
+def to_text(value: object) -> str:
+    """Any value as valid UTF-8 text: bytes are decoded, lone surrogates replaced, ``repr`` never raises."""
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, (bytes, bytearray, memoryview)):
+        text = bytes(value).decode("utf-8", "replace")
+    elif isinstance(value, BaseException):
+        text = str(_safe_str(value)) or type(value).__name__
+    else:
+        text = _safe_str(value)
+    # Lone surrogates cannot be encoded as UTF-8 and would fail at JSON-encoding time, on the worker.
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _safe_str(value: object) -> str:
+    try:
+        return str(value)
+    except Exception:  # a broken __str__ must not break alerting
+        return f"<unprintable {type(value).__name__}>"
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, visibly marked when cut."""
+    if len(text) <= limit:
+        return text
+    return text[: max(0, limit - len(TRUNCATED))] + TRUNCATED
+
+
+def escape(value: object, limit: int | None = None) -> str:
+    """Escaped mrkdwn for an untrusted value, at most ``limit`` characters once escaped."""
+    raw = to_text(value)
+    if limit is None:
+        return raw.translate(_ESCAPES)
+    # Escaping grows text by at most 5x (``<`` -> ``&lt;`` is 4x, ``&`` -> ``&amp;`` 5x); cut the raw text until
+    # the escaped form fits, so the marker is always visible and no entity is split.
+    budget = limit
+    while True:
+        out = clip(raw, budget).translate(_ESCAPES)
+        if len(out) <= limit:
+            return out
+        budget -= max(1, len(out) - limit)
+
+
+def code_block(value: object, limit: int) -> str:
+    """An untrusted multi-line value as a mrkdwn code block of at most ``limit`` characters."""
+    fence = "```"
+    body = escape(value, max(1, limit - 2 * len(fence) - 2)).replace(fence, "ˋˋˋ")
+    return f"{fence}\n{body}\n{fence}" if body else ""

@@ -1,0 +1,330 @@
+"""Pure functions that build the team's alerts.
+
+No I/O, no settings, no clock: each takes plain values and returns an :class:`~alerts_lib.Alert`, so they
+are trivially testable and safe to call from anywhere. Values may be anything (an exception, None, bytes);
+they are escaped and truncated when the alert is rendered. Pass ``env=`` to label the environment; when
+omitted, :func:`~alerts_lib.send_slack_alert` labels it with ``ALERTS_ENV``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+from ._alert import Alert, Severity, fields_from
+from ._text import to_text
+
+__all__ = [
+    "airflow_event",
+    "alert",
+    "health_degraded",
+    "health_recovered",
+    "hotswap_failed",
+    "hotswap_succeeded",
+    "model_registered",
+    "prediction_error",
+    "readiness_check_failed",
+    "service_started",
+]
+
+FieldsLike = Mapping[str, object] | Sequence[tuple[str, object]] | None
+
+
+def alert(
+    title: object,
+    *,
+    severity: Severity | str = Severity.INFO,
+    source: str | None = None,
+    fields: FieldsLike = None,
+    body: object = None,
+    link: tuple[str, str] | None = None,
+    env: str | None = None,
+    dedup_key: str | None = None,
+    mention: str | None = None,
+) -> Alert:
+    """A generic alert: a title, a severity and key/value fields."""
+    return Alert(
+        title=to_text(title),
+        source=source,
+        severity=Severity.parse(severity),
+        env=env,
+        fields=fields_from(fields),
+        body=None if body is None else to_text(body),
+        link=link,
+        dedup_key=dedup_key,
+        mention=mention,
+    )
+
+
+def service_started(
+    service: str = "FastAPI",
+    *,
+    version: object = None,
+    details: FieldsLike = None,
+    env: str | None = None,
+) -> Alert:
+    """The service came up (sent from the lifespan, so a restart loop is visible in Slack)."""
+    fields = [("version", version), *fields_from(details)]
+    return Alert(
+        title=f"{to_text(service)} started",
+        source=service,
+        severity=Severity.INFO,
+        env=env,
+        fields=fields_from(fields),
+        emoji="🚀",
+    )
+
+
+def _model_ref(alias: object) -> str:
+    return f"@{to_text(alias).lstrip('@')}"
+
+
+def _version_ref(version: object) -> str:
+    text = to_text(version)
+    return text if text[:1] in ("v", "V") else f"v{text}"
+
+
+def hotswap_succeeded(
+    model: object,
+    alias: object,
+    version: object,
+    *,
+    run_id: object = None,
+    previous_version: object = None,
+    source: str = "FastAPI",
+    env: str | None = None,
+) -> Alert:
+    """``🔁 [FastAPI] model @A hot-swapped to v9 (run_id=…)``."""
+    title = f"model {_model_ref(alias)} hot-swapped to {_version_ref(version)}"
+    if run_id:
+        title += f" (run_id={to_text(run_id)})"
+    return Alert(
+        title=title,
+        source=source,
+        severity=Severity.SUCCESS,
+        env=env,
+        emoji="🔁",
+        fields=fields_from(
+            [
+                ("model", model),
+                ("alias", _model_ref(alias)),
+                ("version", _version_ref(version)),
+                ("previous", _version_ref(previous_version) if previous_version is not None else None),
+                ("run_id", run_id),
+            ]
+        ),
+    )
+
+
+def hotswap_failed(
+    model: object,
+    alias: object,
+    error: object,
+    *,
+    version: object = None,
+    source: str = "FastAPI",
+    env: str | None = None,
+) -> Alert:
+    """A reload failed; the variant keeps serving its previous model."""
+    target = f" to {_version_ref(version)}" if version is not None else ""
+    return Alert(
+        title=f"hot-swap of model {_model_ref(alias)}{target} failed: {_error_summary(error)}",
+        source=source,
+        severity=Severity.ERROR,
+        env=env,
+        fields=fields_from([("model", model), ("alias", _model_ref(alias)), ("version", version)]),
+        body=_error_detail(error),
+    )
+
+
+def health_degraded(
+    loaded: Sequence[object],
+    missing: Sequence[object],
+    *,
+    details: FieldsLike = None,
+    source: str = "FastAPI",
+    env: str | None = None,
+) -> Alert:
+    """``⚠️ [FastAPI] degraded (loaded=['A'], missing=['B'])``: sent on the ok → degraded transition only."""
+    loaded_list, missing_list = _names(loaded), _names(missing)
+    return Alert(
+        title=f"degraded (loaded={loaded_list!r}, missing={missing_list!r})",
+        source=source,
+        severity=Severity.WARNING,
+        env=env,
+        fields=fields_from(details),
+        dedup_key=f"health-degraded:{source}:{missing_list!r}",
+    )
+
+
+def health_recovered(
+    loaded: Sequence[object],
+    *,
+    source: str = "FastAPI",
+    env: str | None = None,
+) -> Alert:
+    """The degraded → ok transition."""
+    return Alert(
+        title=f"recovered (loaded={_names(loaded)!r})",
+        source=source,
+        severity=Severity.SUCCESS,
+        env=env,
+    )
+
+
+def prediction_error(
+    error: object,
+    *,
+    model: object = None,
+    alias: object = None,
+    version: object = None,
+    request_id: object = None,
+    source: str = "FastAPI",
+    env: str | None = None,
+) -> Alert:
+    """An unexpected exception while predicting. Same error type and variant share a dedup key, so a burst
+    of them becomes one message plus a count."""
+    where = f" on {_model_ref(alias)}" if alias is not None else ""
+    return Alert(
+        title=f"prediction error{where}: {_error_summary(error)}",
+        source=source,
+        severity=Severity.ERROR,
+        env=env,
+        fields=fields_from(
+            [
+                ("model", model),
+                ("alias", _model_ref(alias) if alias is not None else None),
+                ("version", version),
+                ("request_id", request_id),
+            ]
+        ),
+        body=_error_detail(error),
+        dedup_key=f"prediction-error:{to_text(alias)}:{_error_type(error)}",
+    )
+
+
+def model_registered(
+    model: object,
+    version: object,
+    alias: object = None,
+    *,
+    run_id: object = None,
+    source: str = "Airflow",
+    env: str | None = None,
+) -> Alert:
+    """``✅ [Airflow] model registered: my_model v12 → @A``."""
+    title = f"model registered: {to_text(model)} {_version_ref(version)}"
+    if alias is not None:
+        title += f" → {_model_ref(alias)}"
+    return Alert(
+        title=title,
+        source=source,
+        severity=Severity.SUCCESS,
+        env=env,
+        fields=fields_from([("run_id", run_id)]),
+    )
+
+
+def readiness_check_failed(
+    model: object,
+    version: object,
+    *,
+    reason: object = None,
+    check: str = "READY",
+    source: str = "Airflow",
+    env: str | None = None,
+) -> Alert:
+    """``❌ [Airflow] READY check failed: my_model v12`` (a sensor gave up, or the model never became ready)."""
+    return Alert(
+        title=f"{to_text(check)} check failed: {to_text(model)} {_version_ref(version)}",
+        source=source,
+        severity=Severity.ERROR,
+        env=env,
+        body=None if reason is None else to_text(reason),
+    )
+
+
+AirflowEvent = Literal["failed", "retry", "success"]
+
+_AIRFLOW_EVENTS: dict[str, tuple[Severity, str]] = {
+    "failed": (Severity.CRITICAL, "failed"),
+    "retry": (Severity.WARNING, "up for retry"),
+    "success": (Severity.SUCCESS, "succeeded"),
+}
+
+
+def airflow_event(
+    dag_id: object,
+    *,
+    task_id: object = None,
+    event: AirflowEvent = "failed",
+    run_id: object = None,
+    try_number: object = None,
+    when: object = None,
+    exception: object = None,
+    log_url: object = None,
+    reason: object = None,
+    extra_fields: FieldsLike = None,
+    mention: str | None = None,
+    env: str | None = None,
+) -> Alert:
+    """``🔥 [Airflow] task failed: my_dag.train`` (or ``DAG failed``, ``up for retry``, ``succeeded``)."""
+    severity, verb = _AIRFLOW_EVENTS.get(event, _AIRFLOW_EVENTS["failed"])
+    dag = to_text(dag_id) if dag_id is not None else "unknown_dag"
+    if task_id is not None:
+        title = f"task {verb}: {dag}.{to_text(task_id)}"
+    else:
+        title = f"DAG {verb}: {dag}"
+    if exception is not None and event != "success":
+        title += f": {_error_summary(exception)}"
+    url = to_text(log_url) if log_url else None
+    return Alert(
+        title=title,
+        source="Airflow",
+        severity=severity,
+        env=env,
+        fields=fields_from(
+            [
+                ("dag", dag),
+                ("task", task_id),
+                ("run_id", run_id),
+                ("try", try_number),
+                ("when", when),
+                ("reason", reason),
+                ("exception", _error_type(exception) if exception is not None else None),
+                *fields_from(extra_fields),
+            ]
+        ),
+        body=_error_detail(exception) if exception is not None and event != "success" else None,
+        link=(url, "View log") if url else None,
+        mention=mention,
+        dedup_key=f"airflow:{event}:{dag}:{to_text(task_id)}:{_error_type(exception)}",
+    )
+
+
+def _names(values: Sequence[object]) -> list[str]:
+    try:
+        return [to_text(v) for v in values]
+    except TypeError:
+        return [to_text(values)]
+
+
+def _error_type(error: object) -> str:
+    if isinstance(error, BaseException):
+        return type(error).__name__
+    return "error"
+
+
+def _error_summary(error: object) -> str:
+    """``ValueError: bad weights`` on one line; the title is cut to its limit when rendered."""
+    message = to_text(error).strip().splitlines()
+    first = message[0] if message else ""
+    if isinstance(error, BaseException):
+        return f"{type(error).__name__}: {first}" if first else type(error).__name__
+    return first or "unknown error"
+
+
+def _error_detail(error: object) -> str | None:
+    """The full message when it says more than the one-line summary."""
+    text = to_text(error).strip()
+    return text if "\n" in text or len(text) > 100 else None

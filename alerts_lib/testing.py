@@ -1,0 +1,91 @@
+"""Assert the alerts your application sends, with no network.
+
+    from alerts_lib.testing import capture_alerts
+
+    with capture_alerts() as alerts:
+        reload_model("A")
+    assert alerts.find("hot-swapped")
+
+Installed as a pytest plugin, it also provides the ``captured_alerts`` fixture.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from . import _client
+from ._alert import Alert, Payload
+from ._payload import render
+from ._settings import Settings
+from ._worker import Item
+
+__all__ = ["CapturedAlert", "CapturedAlerts", "capture_alerts", "captured_alerts"]
+
+
+@dataclass(frozen=True)
+class CapturedAlert:
+    message: object  # what the application passed: a str or an Alert
+    payload: Payload  # what would have been posted
+    webhook_url: str | None  # a per-call webhook, if one was given
+    dedup_key: str | None
+
+    @property
+    def text(self) -> str:
+        return str(self.payload.get("text", ""))
+
+    @property
+    def alert(self) -> Alert | None:
+        return self.message if isinstance(self.message, Alert) else None
+
+
+class CapturedAlerts(list[CapturedAlert]):
+    """The alerts sent while capturing, in order."""
+
+    @property
+    def texts(self) -> list[str]:
+        return [a.text for a in self]
+
+    def find(self, needle: str) -> list[CapturedAlert]:
+        """Alerts whose text contains ``needle``."""
+        return [a for a in self if needle in a.text]
+
+
+@contextmanager
+def capture_alerts() -> Iterator[CapturedAlerts]:
+    """Record every alert sent inside the block instead of delivering it (nests; thread-safe)."""
+    captured = CapturedAlerts()
+    lock = threading.Lock()
+
+    def record(message: object, item: Item, settings: Settings) -> bool:
+        payload = render(message, env=settings.env, blocks=item.blocks)
+        if payload is None:
+            return False
+        with lock:
+            captured.append(CapturedAlert(message, payload, item.webhook_url, item.dedup_key))
+        return True
+
+    previous = _client._capture
+    _client._capture = record
+    try:
+        yield captured
+    finally:
+        _client._capture = previous
+
+
+try:
+    import pytest
+except ImportError:  # pragma: no cover - pytest is optional
+    pass
+else:
+
+    @pytest.fixture
+    def captured_alerts() -> Iterator[CapturedAlerts]:
+        """The alerts the code under test sent (nothing reaches the network)."""
+        with capture_alerts() as alerts:
+            yield alerts
+
+
