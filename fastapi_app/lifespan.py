@@ -1,0 +1,67 @@
+"""Startup and shutdown: announce, load the variants, and on the way out flush pending alerts (bounded)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+import alerts_lib
+from alerts_lib import formatters
+
+from . import __version__
+from .registry import FileRegistry
+from .service import ModelService, send_alert
+from .settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+def build_service(app: FastAPI) -> ModelService:
+    """Settings and registry given to ``create_app`` win; otherwise they come from the environment now."""
+    settings: ServiceSettings = app.state.settings or ServiceSettings()
+    registry = app.state.registry or FileRegistry(settings.model_registry_dir)
+    return ModelService(settings, registry, notify=app.state.notify or send_alert)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    service = build_service(app)
+    app.state.service = service
+    settings = service.settings
+    if settings.reload_auth == "open":
+        log.warning(
+            "ALLOW_UNAUTHENTICATED_RELOAD=true and no FASTAPI_TOKEN: reload is open to anyone (demo only)"
+        )
+    elif settings.reload_auth == "disabled":
+        log.warning("FASTAPI_TOKEN is not set: POST /variant/{alias}/reload answers 503")
+    service.notify(
+        formatters.service_started(
+            "FastAPI",
+            version=__version__,
+            details={
+                "model": settings.model_name,
+                "aliases": ", ".join(settings.model_aliases),
+                "mode": settings.alias_selection_mode,
+            },
+        )
+    )
+    await asyncio.to_thread(service.load_all)
+    try:
+        yield
+    finally:
+        await _flush_alerts(settings.shutdown_flush_timeout)
+
+
+async def _flush_alerts(timeout: float) -> None:
+    """Give queued alerts ``timeout`` seconds to reach Slack; never hold shutdown longer than that (+1 s)."""
+    try:
+        done = await asyncio.wait_for(asyncio.to_thread(alerts_lib.flush, timeout), timeout + 1.0)
+    except Exception as exc:  # a timeout or a library failure must not turn shutdown into a crash
+        log.warning("alert flush on shutdown did not finish: %s", type(exc).__name__)
+        return
+    if not done:
+        log.warning("some alerts were still pending after %.1f s at shutdown", timeout)

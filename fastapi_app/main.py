@@ -1,0 +1,36 @@
+"""The ASGI app (``uvicorn fastapi_app.main:app``); ``create_app`` builds one with injected parts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI
+
+from . import __version__
+from .api import router
+from .errors import install_error_handlers
+from .lifespan import lifespan
+from .limits import BodySizeLimit
+from .registry import ModelRegistry
+from .settings import ServiceSettings
+
+
+def create_app(
+    settings: ServiceSettings | None = None,
+    registry: ModelRegistry | None = None,
+    *,
+    notify: Callable[[Any], object] | None = None,
+) -> FastAPI:
+    """Settings not given are read from the environment at startup (not import), so importing never fails."""
+    app = FastAPI(title="fastapi_app model service", version=__version__, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.registry = registry
+    app.state.notify = notify
+    app.add_middleware(BodySizeLimit)
+    install_error_handlers(app)
+    app.include_router(router)
+    return app
+
+
+app = create_app()
