@@ -164,6 +164,17 @@ def configure(settings: Settings | None = None, **overrides: Any) -> Settings:
     return new
 
 
+def reset(timeout: float = 0.0) -> None:
+    """Back to a pristine state: the worker stopped (flushed for ``timeout``), settings re-read on next use."""
+    global _settings, _worker, _hot, _warned_unset
+    with _lock:
+        old, _worker, _hot, _settings = _worker, None, None, None
+        _warned_unset = False
+        _checked_urls.clear()
+    if old is not None:
+        old.close(timeout)
+
+
 def _activate(settings: Settings) -> Settings:
     if settings.webhook:
         protect(settings.webhook)

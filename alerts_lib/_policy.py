@@ -116,8 +116,8 @@ class RetryPolicy:
             return None
         if outcome.retry_after is not None:
             # Honour Slack, plus a little jitter so many processes sharing a webhook do not retry in lockstep.
-            jitter = (rng or random).uniform(0, 0.1 * max(outcome.retry_after, 1.0))  # noqa: S311
-            return min(outcome.retry_after, self.max_retry_after) + jitter
+            wait = min(outcome.retry_after, self.max_retry_after)
+            return wait + (rng or random).uniform(0, 0.1 * max(wait, 1.0))  # noqa: S311
         ceiling = min(self.backoff_max, self.backoff_base * 2 ** (failures - 1))
         # "Equal jitter": at least half the ceiling, so retries do not collapse to zero delay.
         return ceiling / 2 + (rng or random).uniform(0, ceiling / 2)  # noqa: S311

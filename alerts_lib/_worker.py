@@ -235,14 +235,12 @@ class Worker:
             self._give_up(exhausted, f"{outcome.reason} at {where}, {self._policy.max_retries} retries spent")
         delay = self._policy.delay(min(route.failures, self._policy.max_retries), outcome) or 0.0
         route.not_before = now + max(delay, self.settings.min_interval)
-        self._stats.retries += len(batch) - len(exhausted)
-        logger.warning(
-            "alerts_lib: delivery to %s failed (%s); %d alert(s) retry in %.1f s",
-            where,
-            outcome.reason,
-            len(batch) - len(exhausted),
-            delay,
-        )
+        retrying = len(batch) - len(exhausted)
+        if retrying:
+            self._stats.retries += retrying
+            logger.warning(
+                "alerts_lib: delivery to %s failed (%s); %d alert(s) retry in %.1f s", where, outcome.reason, retrying, delay
+            )
 
     def _log_drops(self) -> None:
         dropped = self._stats.dropped

@@ -23,7 +23,7 @@ from ._payload import render
 from ._settings import Settings
 from ._worker import Item
 
-__all__ = ["CapturedAlert", "CapturedAlerts", "capture_alerts", "captured_alerts"]
+__all__ = ["CapturedAlert", "CapturedAlerts", "capture_alerts", "captured_alerts", "reset_alerts"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,12 @@ class CapturedAlerts(list[CapturedAlert]):
     def find(self, needle: str) -> list[CapturedAlert]:
         """Alerts whose text contains ``needle``."""
         return [a for a in self if needle in a.text]
+
+
+def reset_alerts(timeout: float = 0.0) -> None:
+    """Stop the worker (flushing for ``timeout`` s) and forget settings, so the next test re-reads the
+    environment. Call it between tests that change ``SLACK_WEBHOOK_URL`` or ``ALERTS_*``."""
+    _client.reset(timeout)
 
 
 @contextmanager

@@ -73,6 +73,10 @@ class FakeSlack:
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> FakeSlack:
+        return self.start_on(0)
+
+    def start_on(self, port: int) -> FakeSlack:
+        """Listen on ``port`` (0: any free one); reusing a port simulates a webhook coming back."""
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -91,7 +95,7 @@ class FakeSlack:
             allow_reuse_address = True
             block_on_close = False
 
-        self._server = Server(("127.0.0.1", 0), Handler)
+        self._server = Server(("127.0.0.1", port), Handler)
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 

@@ -1,0 +1,234 @@
+"""Delivery against a real misbehaving webhook server on 127.0.0.1: the caller never waits, nothing is lost."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+
+import alerts_lib
+from alerts_lib import formatters
+from tests.support.fake_slack import NETWORK_MODES, PERMANENT_MODES, FakeSlack, refused_url
+
+ALL_MODES = ["ok", "500", "503", "429", *NETWORK_MODES, *PERMANENT_MODES, "refused"]
+
+
+@pytest.mark.parametrize("mode", ALL_MODES)
+def test_caller_never_waits_and_never_raises(slack: FakeSlack, deliver_to, mode: str) -> None:
+    slack.mode = "ok" if mode == "refused" else mode
+    deliver_to(refused_url() if mode == "refused" else slack.url, deadline=2.0)
+    worst = 0.0
+    for i in range(50):
+        started = time.perf_counter()
+        accepted = alerts_lib.send_slack_alert(f"alert {i} while Slack is {mode}")
+        worst = max(worst, time.perf_counter() - started)
+        assert accepted is True
+    # Generous bound for a shared, noisy machine; the benchmark measures the real figure (microseconds).
+    assert worst < 0.05, f"a send took {worst * 1000:.1f} ms while Slack was {mode}"
+
+
+def test_ok_delivers_each_alert_once(slack: FakeSlack, deliver_to) -> None:
+    deliver_to(slack.url)
+    texts = [f"alert number {i}" for i in range(30)]
+    for text in texts:
+        alerts_lib.send_slack_alert(text)
+    assert alerts_lib.flush(5)
+    delivered = "\n".join(slack.delivered_texts())
+    assert [delivered.count(t + "\n") + delivered.endswith(t) for t in texts] == [1] * 30
+    assert alerts_lib.stats().delivered == 30
+
+
+@pytest.mark.parametrize("mode", ["hang", "drip"])
+def test_stuck_attempt_is_cut_at_the_deadline_then_retried(slack: FakeSlack, deliver_to, mode: str) -> None:
+    slack.script.extend([mode])  # the first request gets stuck, the next ones are answered
+    deliver_to(slack.url, deadline=1.0, read_timeout=0.4)
+    started = time.monotonic()
+    alerts_lib.send_slack_alert("first")
+    assert alerts_lib.flush(8)
+    elapsed = time.monotonic() - started
+    assert slack.delivered_texts() == ["first"]
+    assert len(slack.requests) == 2
+    # drip sends a byte every 0.5 s (< read timeout): only the total deadline can stop it.
+    assert elapsed < 4, f"a stuck attempt held the worker {elapsed:.1f} s past a 1 s deadline"
+
+
+def test_a_stuck_alert_does_not_hold_back_those_queued_behind_it(slack: FakeSlack, deliver_to) -> None:
+    slack.script.extend(["hang"])
+    deliver_to(slack.url, deadline=1.0)
+    alerts_lib.send_slack_alert("stuck one")
+    time.sleep(0.2)  # the worker is now inside the hanging attempt
+    for i in range(5):
+        alerts_lib.send_slack_alert(f"behind {i}")
+    assert slack.wait_for(lambda s: any("behind 4" in t for t in s.delivered_texts()), timeout=4)
+    delivered = "\n".join(slack.delivered_texts())
+    assert all(delivered.count(t) == 1 for t in ["stuck one", *[f"behind {i}" for i in range(5)]])
+
+
+@pytest.mark.parametrize("mode", ["reset", "500", "503"])
+def test_transient_failures_are_retried(slack: FakeSlack, deliver_to, mode: str) -> None:
+    slack.script.extend([mode, mode])
+    deliver_to(slack.url)
+    alerts_lib.send_slack_alert("important")
+    assert alerts_lib.flush(5)
+    assert [r.answered for r in slack.requests] == [mode, mode, "ok"]
+    assert slack.delivered_texts() == ["important"]
+    assert alerts_lib.stats().retries == 2
+
+
+def test_429_waits_for_retry_after(slack: FakeSlack, deliver_to) -> None:
+    slack.script.extend(["429"])
+    slack.retry_after = "1"
+    deliver_to(slack.url, backoff_base=0.01)
+    alerts_lib.send_slack_alert("rate limited")
+    assert alerts_lib.flush(5)
+    first, second = slack.requests
+    assert second.answered == "ok"
+    assert second.at - first.at >= 0.95, "Retry-After: 1 was not honoured"
+
+
+def test_refused_gives_up_after_the_retry_budget(deliver_to, caplog: pytest.LogCaptureFixture) -> None:
+    deliver_to(refused_url(), max_retries=2)
+    alerts_lib.send_slack_alert("nobody listens")
+    assert alerts_lib.flush(5)
+    stats = alerts_lib.stats()
+    assert (stats.failed, stats.delivered, stats.retries) == (1, 0, 2)
+    assert "could not connect" in (stats.last_error or "")
+    assert "not delivered" in caplog.text and "nobody listens" in caplog.text  # the alert is logged, not lost
+
+
+@pytest.mark.parametrize("mode", PERMANENT_MODES)
+def test_permanent_errors_are_not_retried_and_explained(
+    slack: FakeSlack, deliver_to, mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    slack.mode = mode
+    deliver_to(slack.url)
+    alerts_lib.send_slack_alert("never accepted")
+    assert alerts_lib.flush(5)
+    assert len(slack.requests) == 1 + (mode == "invalid_payload" and 0)
+    assert alerts_lib.stats().failed == 1
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and mode in errors[0]
+    assert alerts_lib._policy.SLACK_ERRORS[mode] in errors[0]
+
+
+def test_invalid_blocks_fall_back_to_plain_text(slack: FakeSlack, deliver_to) -> None:
+    slack.script.extend(["invalid_payload"])
+    deliver_to(slack.url)
+    alerts_lib.send_slack_alert(formatters.hotswap_succeeded("m", "A", 9))
+    assert alerts_lib.flush(5)
+    rejected, accepted = slack.requests
+    assert "blocks" in rejected.json and "blocks" not in accepted.json
+    assert accepted.text.startswith("🔁 [FastAPI] model @A hot-swapped to v9")
+
+
+@pytest.mark.parametrize("outage", ["503", "refused", "hang"])
+def test_outage_then_recovery_delivers_every_alert_exactly_once(deliver_to, outage: str) -> None:
+    with FakeSlack(mode="ok" if outage == "refused" else outage) as slack:
+        port = slack.port
+        if outage == "refused":
+            slack.stop()
+        deliver_to(slack.url, backoff_base=0.2, backoff_max=0.5, max_retries=20, deadline=0.5)
+        texts = [f"during outage {i}" for i in range(10)]
+        for text in texts:
+            alerts_lib.send_slack_alert(text)
+            time.sleep(0.1)
+        time.sleep(2.0)
+        if outage == "refused":
+            slack = FakeSlack()
+            slack.start_on(port)
+        slack.mode = "ok"
+        try:
+            assert alerts_lib.flush(10)
+            delivered = "\n".join(slack.delivered_texts()).split("\n")
+            assert sorted(delivered) == sorted(texts)
+        finally:
+            slack.stop()
+
+
+def test_pacing_combines_queued_alerts_into_few_posts(slack: FakeSlack, deliver_to) -> None:
+    deliver_to(slack.url, min_interval=0.5)
+    for i in range(40):
+        alerts_lib.send_slack_alert(formatters.alert(f"burst {i}", severity="warning"))
+        time.sleep(0.01)
+    assert alerts_lib.flush(10)
+    posts = slack.delivered
+    assert 2 <= len(posts) <= 6, f"{len(posts)} posts for 40 alerts over 0.4 s"
+    gaps = [b.at - a.at for a, b in zip(posts, posts[1:], strict=False)]
+    assert min(gaps) >= 0.45
+    for post in posts:
+        assert len(post.json["blocks"]) <= 50
+    assert sum(p.text.count("burst") for p in posts) == 40
+
+
+def test_full_queue_drops_counts_and_reports_in_next_message(
+    slack: FakeSlack, deliver_to, caplog: pytest.LogCaptureFixture
+) -> None:
+    slack.mode = "hang"
+    deliver_to(slack.url, queue_size=5, deadline=1.0, max_retries=10)
+    results = [alerts_lib.send_slack_alert(f"flood {i}") for i in range(30)]
+    assert results.count(False) >= 20
+    slack.mode = "ok"
+    assert alerts_lib.flush(6)
+    stats = alerts_lib.stats()
+    assert stats.dropped == results.count(False)
+    assert any(f"dropped {stats.dropped} alert(s)" in t for t in slack.delivered_texts())
+    assert f"dropped {stats.dropped} alert(s)" in caplog.text
+
+
+def test_identical_alerts_are_sent_once_then_summarised(slack: FakeSlack, deliver_to) -> None:
+    deliver_to(slack.url, dedup_window=60)
+    for _ in range(38):
+        alerts_lib.send_slack_alert(formatters.prediction_error(ValueError("bad input"), alias="A"))
+    alerts_lib.send_slack_alert("something else")
+    assert alerts_lib.flush(5)  # flush closes the window early: nothing is lost
+    texts = "\n".join(slack.delivered_texts())
+    assert texts.count("prediction error on @A") == 2
+    assert "… and 37 more like this in the last" in texts
+    assert "something else" in texts
+    assert alerts_lib.stats().suppressed == 37
+
+
+def test_per_call_webhook_goes_to_that_webhook_only(slack: FakeSlack, deliver_to) -> None:
+    deliver_to(slack.url)
+    with FakeSlack() as other:
+        alerts_lib.send_slack_alert("to default")
+        alerts_lib.send_slack_alert("to other", webhook_url=other.url)
+        assert alerts_lib.flush(5)
+        assert slack.delivered_texts() == ["to default"]
+        assert other.delivered_texts() == ["to other"]
+
+
+def test_per_call_webhook_works_without_a_default(slack: FakeSlack) -> None:
+    assert alerts_lib.send_slack_alert("only here", webhook_url=slack.url)
+    assert alerts_lib.flush(5)
+    assert slack.delivered_texts() == ["only here"]
+
+
+def test_async_send_does_not_block_the_event_loop(slack: FakeSlack, deliver_to) -> None:
+    import asyncio
+
+    slack.mode = "hang"
+    deliver_to(slack.url, deadline=3.0)
+
+    async def main() -> float:
+        worst = 0.0
+        for i in range(100):
+            started = time.perf_counter()
+            assert await alerts_lib.asend_slack_alert(f"async {i}")
+            worst = max(worst, time.perf_counter() - started)
+        slack.mode = "ok"
+        assert await alerts_lib.aflush(8)
+        return worst
+
+    assert asyncio.run(main()) < 0.05
+    assert sum(t.count("async") for t in slack.delivered_texts()) == 100
+
+
+def test_no_webhook_logs_the_alert_and_returns_false(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    assert alerts_lib.send_slack_alert("nowhere to go") is False
+    assert alerts_lib.send_slack_alert(formatters.alert("second")) is False
+    assert caplog.text.count("SLACK_WEBHOOK_URL is not set") == 1
+    assert "nowhere to go" in caplog.text and "second" in caplog.text
+    assert alerts_lib.flush(0.1) is True

@@ -1,0 +1,140 @@
+"""Formatters are pure and safe: any input gives a payload within Slack's limits with nothing unescaped."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from alerts_lib import Alert, formatters
+
+LIMITS = {"blocks": 50, "section": 3000, "field": 2000, "fields": 10, "text": 40_000}
+# What untrusted text could do if it reached Slack unescaped.
+DANGER = ["<!channel>", "<!here>", "<!everyone>", "<@U123>", "<!subteam^S1>", "<https://evil.example|bank>"]
+
+
+def check_limits(payload: dict[str, Any]) -> None:
+    json.dumps(payload).encode("utf-8")  # encodable, no lone surrogates
+    assert len(payload["text"]) <= LIMITS["text"]
+    assert payload["unfurl_links"] is False and payload["unfurl_media"] is False
+    assert len(payload["blocks"]) <= LIMITS["blocks"]
+    for block in payload["blocks"]:
+        if "text" in block:
+            assert len(block["text"]["text"]) <= LIMITS["section"]
+        assert len(block.get("fields", [])) <= LIMITS["fields"]
+        for field in block.get("fields", []):
+            assert len(field["text"]) <= LIMITS["field"]
+
+
+def all_mrkdwn(payload: dict[str, Any]) -> list[str]:
+    out = [payload["text"]]
+    for block in payload["blocks"]:
+        if "text" in block:
+            out.append(block["text"]["text"])
+        out += [f["text"] for f in block.get("fields", [])]
+        out += [e["text"] for e in block.get("elements", [])]
+    return out
+
+
+def assert_no_control_sequences(payload: dict[str, Any]) -> None:
+    """Interpolated values may only appear escaped: no raw <, > and no & that does not start an entity."""
+    for text in all_mrkdwn(payload):
+        stripped = re.sub(r"<https?://[^<>|\s]+\|[^<>]*>", "", text)  # the alert's own log link
+        assert "<" not in stripped and ">" not in stripped, text
+        assert not re.search(r"&(?!amp;|lt;|gt;)", stripped), text
+
+
+ANY_VALUE = st.one_of(
+    st.none(),
+    st.text(),
+    st.text(alphabet="<>&!@|*_`~ \n"),
+    st.sampled_from(DANGER),
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.binary(),
+    st.builds(ValueError, st.text()),
+    st.text(min_size=3000, max_size=6000),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(a=ANY_VALUE, b=ANY_VALUE, c=ANY_VALUE, d=ANY_VALUE)
+def test_any_input_gives_a_safe_payload_within_limits(a: Any, b: Any, c: Any, d: Any) -> None:
+    built = [
+        formatters.alert(a, fields={"x": b, "y": c}, body=d, source="Svc", env="prod"),
+        formatters.service_started(version=a, details={"k": b}),
+        formatters.hotswap_succeeded(a, b, c, run_id=d),
+        formatters.hotswap_failed(a, b, c, version=d),
+        formatters.health_degraded([a, b], [c, d]),
+        formatters.health_recovered([a, b]),
+        formatters.prediction_error(a, model=b, alias=c, request_id=d),
+        formatters.model_registered(a, b, c, run_id=d),
+        formatters.readiness_check_failed(a, b, reason=c),
+        formatters.airflow_event(a, task_id=b, exception=c, log_url=d, reason=a, run_id=b),
+    ]
+    for alert in built:
+        payload = alert.payload()
+        check_limits(payload)
+        assert_no_control_sequences(payload)
+
+
+def test_examples_read_as_the_team_expects() -> None:
+    assert formatters.hotswap_succeeded("m", "A", 9, run_id="abc").text == (
+        "🔁 [FastAPI] model @A hot-swapped to v9 (run_id=abc)"
+    )
+    assert formatters.health_degraded(["A"], ["B"], env="prod").text == (
+        "⚠️ [FastAPI] degraded (loaded=['A'], missing=['B']) · prod"
+    )
+    assert formatters.model_registered("my_model", 12, "A").text == "✅ [Airflow] model registered: my_model v12 → @A"
+    assert formatters.readiness_check_failed("my_model", 12).text == "❌ [Airflow] READY check failed: my_model v12"
+    assert formatters.airflow_event("etl", task_id="load", exception=ValueError("boom")).text == (
+        "🔥 [Airflow] task failed: etl.load: ValueError: boom"
+    )
+    assert formatters.airflow_event("etl", reason="task_failure").text == "🔥 [Airflow] DAG failed: etl"
+    assert formatters.health_recovered(["A", "B"]).text == "✅ [FastAPI] recovered (loaded=['A', 'B'])"
+    assert formatters.service_started().text == "🚀 [FastAPI] FastAPI started"
+
+
+def test_an_exception_message_cannot_ping_or_forge_links() -> None:
+    error = RuntimeError("<!channel> click <https://evil.example|your bank> & <@U42>")
+    payload = formatters.prediction_error(error, alias="<!here>").payload()
+    rendered = json.dumps(payload, ensure_ascii=False)
+    for danger in ["<!channel>", "<!here>", "<https://evil", "<@U42>"]:
+        assert danger not in rendered
+    assert "&lt;!channel&gt;" in payload["text"]
+
+
+def test_mention_from_configuration_does_ping() -> None:
+    alert = formatters.airflow_event("etl", task_id="t", mention="<!subteam^S1>")
+    assert alert.text.startswith("<!subteam^S1> 🔥")
+    assert alert.payload()["blocks"][0]["text"]["text"].startswith("<!subteam^S1> *🔥")
+
+
+def test_log_link_is_a_real_link_only_for_http_urls() -> None:
+    ok = formatters.airflow_event("d", task_id="t", log_url="http://localhost:8080/dags/d/runs/r?a=1&b=2")
+    assert "<http://localhost:8080/dags/d/runs/r?a=1&amp;b=2|View log>" in json.dumps(ok.payload(), ensure_ascii=False)
+    forged = formatters.airflow_event("d", log_url="javascript:alert(1)|x>")
+    assert "View log" not in json.dumps(forged.payload())
+
+
+def test_long_values_are_visibly_truncated() -> None:
+    payload = formatters.hotswap_failed("m", "A", ValueError("x" * 100_000)).payload()
+    check_limits(payload)
+    assert "…(truncated)" in json.dumps(payload, ensure_ascii=False)
+    assert len(payload["text"]) < 400
+
+
+def test_too_many_fields_are_cut_and_said() -> None:
+    payload = formatters.alert("t", fields={f"k{i}": i for i in range(30)}).payload()
+    check_limits(payload)
+    assert "21 more fields" in json.dumps(payload)
+
+
+def test_alert_is_plain_immutable_data() -> None:
+    alert = formatters.alert("t", severity="nonsense")
+    assert isinstance(alert, Alert) and alert.severity.value == "info"
+    assert alert.with_env("prod").env == "prod" and alert.env is None
+    assert formatters.alert("t", env="dev").with_env("prod").env == "dev"
