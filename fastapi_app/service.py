@@ -138,6 +138,8 @@ class ModelService:
             model = LinearModel.from_weights(self.registry.load_weights(name, version))
         except NotFoundError as exc:
             raise ReloadError(str(exc), cause=exc, not_found=True) from None
+        except RegistryError as exc:  # missing or corrupt files: the message says which, in words
+            raise ReloadError(str(exc), cause=exc) from None
         except ReloadError:
             raise
         except Exception as exc:  # a corrupt file, or any failure of a pluggable registry
