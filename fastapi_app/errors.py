@@ -22,8 +22,7 @@ def request_id(request: Request) -> str:
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    errors = exc.errors()
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
     if any(e.get("type") == "json_invalid" for e in errors):
         return JSONResponse({"detail": "malformed JSON body"}, status_code=400)
     # pydantic's errors carry the offending "input" and "ctx"; keep only where and what.
