@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import logging
+import math
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -434,13 +435,17 @@ def _airflow_mask_secret() -> Callable[[str], None] | None:
 
 
 def _bounded_timeout(value: Any) -> float:
+    """A number in [0, MAX_TIMEOUT], else the default: a callback must never wait unbounded."""
     try:
         timeout = float(value)
     except (TypeError, ValueError):
-        timeout = DEFAULT_TIMEOUT
+        timeout = math.nan
     if not 0 <= timeout <= MAX_TIMEOUT:  # also rejects NaN
         logger.warning(
-            "alerts_lib: callback timeout %r out of [0, %g] s; using %g", value, MAX_TIMEOUT, DEFAULT_TIMEOUT
+            "alerts_lib: callback timeout %r is not within [0, %g] s; using %g",
+            value,
+            MAX_TIMEOUT,
+            DEFAULT_TIMEOUT,
         )
         timeout = DEFAULT_TIMEOUT
     return timeout

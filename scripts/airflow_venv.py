@@ -1,0 +1,90 @@
+"""Create, or bring up to date, the virtualenv with a real Apache Airflow that the Airflow tests drive.
+
+Airflow pins its own FastAPI (< 0.137), so it cannot share the service's virtualenv. This script makes
+``.venv-airflow`` with ``apache-airflow==3.3.2`` and this project installed into it (as users install it),
+and reinstalls the project only when its sources changed, so a second run takes well under a second.
+
+    python scripts/airflow_venv.py            # prints the venv's path
+    AIRFLOW_VENV=/tmp/af python scripts/airflow_venv.py --airflow-version 2.10.5
+
+Stdlib only: it runs before anything else is installed (CI calls it through the tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_VENV = REPO / ".venv-airflow"
+AIRFLOW_VERSION = "3.3.2"
+# What ends up in the installed wheel (see pyproject's packages) and decides whether to reinstall.
+PACKAGES = ("alerts_lib", "fastapi_app")
+STAMP = "alerts_lib-install.sha256"
+
+log = logging.getLogger("airflow_venv")
+
+
+def source_digest(airflow_version: str) -> str:
+    """A hash of everything the installed copy of the project is built from."""
+    digest = hashlib.sha256(f"airflow=={airflow_version}\n".encode())
+    files = [REPO / "pyproject.toml"]
+    for package in PACKAGES:
+        files += sorted(
+            p for p in (REPO / package).rglob("*") if p.is_file() and "__pycache__" not in p.parts
+        )
+    for path in files:
+        digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def installed_airflow(python: Path) -> str | None:
+    probe = "import importlib.metadata as m; print(m.version('apache-airflow'))"
+    result = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, check=False)  # noqa: S603
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def pip(python: Path, *args: str) -> None:
+    command = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q", *args]
+    log.info("running %s", " ".join(command))
+    subprocess.run(command, check=True)  # noqa: S603 - our own venv's pip
+
+
+def ensure(venv_dir: Path, airflow_version: str = AIRFLOW_VERSION) -> Path:
+    """The venv at ``venv_dir`` with Airflow and the current project installed; returns its python."""
+    python = venv_dir / "bin" / "python"
+    if not python.exists():
+        log.info("creating %s", venv_dir)
+        venv.EnvBuilder(with_pip=True, clear=True).create(venv_dir)
+    if installed_airflow(python) != airflow_version:
+        pip(python, f"apache-airflow=={airflow_version}")
+    stamp = venv_dir / STAMP
+    digest = source_digest(airflow_version)
+    if not stamp.exists() or stamp.read_text().strip() != digest:
+        pip(python, str(REPO))  # the project's own dependencies (httpx, pydantic-settings, …)
+        pip(
+            python, "--no-deps", "--force-reinstall", str(REPO)
+        )  # this very source tree, even at the same version
+        stamp.write_text(digest + "\n")
+    return python
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--venv", type=Path, default=Path(os.environ.get("AIRFLOW_VENV", DEFAULT_VENV)))
+    parser.add_argument("--airflow-version", default=os.environ.get("AIRFLOW_VERSION_PIN", AIRFLOW_VERSION))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="airflow_venv: %(message)s", stream=sys.stderr)
+    python = ensure(args.venv.resolve(), args.airflow_version)
+    sys.stdout.write(f"{python.parent.parent}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
