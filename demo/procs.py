@@ -73,6 +73,7 @@ class Child:
             cwd=REPO_ROOT,
             stdout=out,
             stderr=subprocess.STDOUT if out else None,
+            start_new_session=True,  # a terminal's Ctrl-C reaches only the parent, which stops us in order
         )
 
     def wait_ready(self, timeout: float = 30.0) -> None:

@@ -1,0 +1,114 @@
+"""``--scenario``: drive the running service through every alert it sends, using only its public behaviour.
+
+The service expects variants A, B and C but the registry only has A and B at startup, so it comes up
+degraded. Then, as an Airflow DAG would: publish and hot-swap a new @A, try a reload that fails, send a
+prediction that blows up, and publish C so the service recovers. Each step waits until its alert is in
+the inbox, so what the demo prints is what a newcomer can see on the page.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from fastapi_app.seed import demo_weights
+
+from .stack import MODEL, DemoStack
+
+SCENARIO_ALIASES = ("A", "B", "C")
+SEEDED_ALIASES = ("A", "B")
+PAUSE = 1.5  # seconds between steps, so each alert lands on its own and the page visibly updates
+
+
+@dataclass(frozen=True)
+class Step:
+    says: str
+    expect: str  # a substring of the alert text it must produce
+    action: Callable[[DemoStack], None]
+
+
+def _publish(stack: DemoStack, alias: str, index: int) -> int:
+    version = stack.registry.register(MODEL, demo_weights(index), run_id=f"demo-{alias}-{index}")
+    stack.registry.set_alias(MODEL, alias, version.version)
+    return version.version
+
+
+def _expect(response: httpx.Response, status: int) -> None:
+    if response.status_code != status:
+        raise RuntimeError(f"{response.request.url.path} answered {response.status_code}, expected {status}")
+
+
+def _hotswap_a(stack: DemoStack) -> None:
+    _publish(stack, "A", 5)
+    _expect(stack.service("POST", "/variant/A/reload", admin=True), 200)
+
+
+def _failed_reload(stack: DemoStack) -> None:
+    _expect(stack.service("POST", "/variant/B/reload", admin=True, params={"version": 999}), 404)
+
+
+def _prediction_error(stack: DemoStack) -> None:
+    # Finite inputs whose weighted sum overflows: the service answers 500 and alerts once for the burst.
+    features = {"x1": 1e308, "x2": -1e308, "x3": 1e308}
+    for _ in range(3):
+        _expect(stack.service("POST", "/predict", json={"features": features, "variant": "A"}), 500)
+
+
+def _recover(stack: DemoStack) -> None:
+    _publish(stack, "C", 2)
+    _expect(stack.service("POST", "/variant/C/reload", admin=True), 200)
+
+
+def _nothing(stack: DemoStack) -> None:
+    return None
+
+
+STEPS = [
+    Step("health: the service expects @C, not published yet → degraded", "degraded (", _nothing),
+    Step("hot-swap: publish a new my_model version and reload @A", "hot-swapped to", _hotswap_a),
+    Step(
+        "failed hot-swap: reload @B to a version that does not exist", "hot-swap of model @B", _failed_reload
+    ),
+    Step(
+        "prediction error: 3 requests that overflow the model (one alert)",
+        "prediction error",
+        _prediction_error,
+    ),
+    Step("recovery: publish @C and reload it → health ok again", "recovered (", _recover),
+]
+
+
+def wait_for_alert(stack: DemoStack, expect: str, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(expect in text for text in stack.inbox_texts()):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def run(
+    stack: DemoStack,
+    say: Callable[[str], object] = print,
+    pause: float = PAUSE,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> bool:
+    """Run every step (until ``cancelled()``); True when every expected alert reached the inbox."""
+    all_seen = True
+    for number, step in enumerate(STEPS, 1):
+        if cancelled():
+            return False
+        say(f"  {number}. {step.says}")
+        step.action(stack)
+        seen = wait_for_alert(stack, step.expect)
+        all_seen &= seen
+        say(
+            "     ✔ alert in the inbox"
+            if seen
+            else "     ✘ alert did not reach the inbox (see the service log)"
+        )
+        time.sleep(pause)
+    return all_seen

@@ -1,0 +1,125 @@
+"""The demo's running system: a seeded registry in a temp dir, the inbox and the model service.
+
+Both servers are child processes of the demo on 127.0.0.1; the service's ``SLACK_WEBHOOK_URL`` points at
+the inbox (with a random token, as a real webhook would have), so every alert it sends shows up there.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+import alerts_lib
+from alerts_lib import formatters
+from fastapi_app.registry import FileRegistry
+from fastapi_app.seed import seed_registry
+
+from .procs import Child, free_port, inbox_args
+
+MODEL = "my_model"
+
+
+@dataclass
+class DemoStack:
+    """``with DemoStack() as stack:`` everything runs; leaving the block stops it and removes the temp dir."""
+
+    host: str = "127.0.0.1"
+    inbox_port: int = 0  # 0: a free port
+    service_port: int = 0
+    aliases: Sequence[str] = ("A", "B")  # what the service expects to serve
+    seeded: Sequence[str] = ("A", "B")  # what the registry has at startup
+    verbose: bool = False  # children log to this console instead of files
+    children: list[Child] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._tmp = tempfile.TemporaryDirectory(prefix="alerts-demo-")
+        self.workdir = Path(self._tmp.name)
+        self.registry_dir = self.workdir / "registry"
+        self.inbox_port = self.inbox_port or free_port(self.host)
+        self.service_port = self.service_port or free_port(self.host)
+        self.inbox_url = f"http://{self.host}:{self.inbox_port}"
+        self.service_url = f"http://{self.host}:{self.service_port}"
+        self.token = os.environ.get("FASTAPI_TOKEN") or secrets.token_urlsafe(24)
+        # Like a real webhook, its last segment is a secret; it is never printed.
+        self.webhook_url = f"{self.inbox_url}/services/TDEMO/BDEMO/{secrets.token_hex(12)}"
+        self.registry = FileRegistry(self.registry_dir)
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> DemoStack:
+        seed_registry(self.registry_dir, MODEL, self.seeded)
+        self._spawn("inbox", inbox_args(self.host, self.inbox_port), {"SLACK_FORWARD_URL": ""}).wait_ready()
+        service_env = {
+            "SLACK_WEBHOOK_URL": self.webhook_url,
+            "ALERTS_ENV": "demo",
+            "ALERTS_DEDUP_WINDOW": "10",  # a storm's "… and N more" summary within seconds, not a minute
+            "MODEL_REGISTRY_DIR": str(self.registry_dir),
+            "MODEL_NAME": MODEL,
+            "MODEL_ALIASES": ",".join(self.aliases),
+            "DEFAULT_ALIAS": self.aliases[0],
+            "FASTAPI_TOKEN": self.token,
+        }
+        args = ["-m", "fastapi_app", "--host", self.host, "--port", str(self.service_port)]
+        self._spawn("service", args, service_env, "/livez").wait_ready()
+        self._announce()
+        return self
+
+    def stop(self) -> None:
+        """Service first (it flushes its last alerts into the inbox), then the inbox; then the temp dir."""
+        for child in reversed(self.children):
+            child.stop()
+        self.children.clear()
+        self._tmp.cleanup()
+
+    def __enter__(self) -> DemoStack:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.stop()
+
+    def _spawn(self, name: str, args: list[str], env: dict[str, str], ready: str = "/healthz") -> Child:
+        base = self.inbox_url if name == "inbox" else self.service_url
+        # Children must not inherit a real webhook or token from the developer's shell.
+        clean = {
+            k: v for k, v in os.environ.items() if k != "SLACK_WEBHOOK_URL" and not k.startswith("ALERTS_")
+        }
+        log = None if self.verbose else self.workdir / f"{name}.log"
+        child = Child(name, args, {**clean, **env}, base + ready, log)
+        self.children.append(child)
+        return child
+
+    def _announce(self) -> None:
+        """The demo's own startup alert, sent through alerts_lib like any service would."""
+        alerts_lib.configure(webhook_url=self.webhook_url, env="demo", min_interval=0)
+        alerts_lib.send_slack_alert(
+            formatters.alert(
+                "local demo running",
+                severity="success",
+                source="demo",
+                fields={"inbox": self.inbox_url, "service": self.service_url, "model": MODEL},
+                link=(f"{self.service_url}/docs", "service API docs"),
+            )
+        )
+        alerts_lib.flush(5)
+
+    # -- talking to the running system ----------------------------------------------------------------
+    def inbox_texts(self) -> list[str]:
+        """Texts of every message in the inbox, newest first."""
+        response = httpx.get(f"{self.inbox_url}/api/messages", params={"limit": 1000}, timeout=5)
+        response.raise_for_status()
+        return [str(m["text"]) for m in response.json()["messages"]]
+
+    def service(self, method: str, path: str, *, admin: bool = False, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.token}"} if admin else {}
+        return httpx.request(method, f"{self.service_url}{path}", headers=headers, timeout=10, **kwargs)
