@@ -1,0 +1,177 @@
+"""``python -m demo``: one command starts the inbox and the service, shows the startup alert, runs the
+scenario's alerts, and stops cleanly on Ctrl-C (SIGINT)."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from demo import browser
+from demo.procs import REPO_ROOT
+
+STARTUP = ["FastAPI started", "local demo running"]
+SCENARIO = [
+    "degraded (loaded=['A', 'B'], missing=['C'])",
+    "model @A hot-swapped to v3",
+    "hot-swap of model @B to v999 failed",
+    "prediction error on @A",
+    "recovered (loaded=['A', 'B', 'C'])",
+]
+
+
+@dataclass
+class DemoRun:
+    """``python -m demo`` as a user runs it, its console read line by line."""
+
+    args: list[str]
+    lines: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ALERTS_"))}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "demo", "--inbox-port", "0", "--service-port", "0", *self.args],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self._queue: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._queue.put(line.rstrip("\n"))
+
+    def wait_line(self, pattern: str, timeout: float = 90) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        for line in self.lines:
+            if match := re.search(pattern, line):
+                return match
+        while time.monotonic() < deadline:
+            try:
+                line = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                assert self.proc.poll() is None, "demo exited early:\n" + "\n".join(self.lines)
+                continue
+            self.lines.append(line)
+            if match := re.search(pattern, line):
+                return match
+        raise AssertionError(f"no line matching {pattern!r} within {timeout} s:\n" + "\n".join(self.lines))
+
+    def interrupt(self, timeout: float = 40) -> int:
+        self.proc.send_signal(signal.SIGINT)
+        code = self.proc.wait(timeout)
+        time.sleep(0.2)  # let the reader thread drain the last lines
+        while not self._queue.empty():
+            self.lines.append(self._queue.get())
+        return code
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def scenario_demo() -> Iterator[tuple[DemoRun, str, str]]:
+    """The demo with ``--scenario``, started once for the module; yields (run, inbox URL, service URL)."""
+    run = DemoRun(["--scenario"])
+    try:
+        inbox = run.wait_line(r"Inbox \(alerts\):\s+(http://127\.0\.0\.1:\d+)/").group(1)
+        service = run.wait_line(r"Model service:\s+(http://127\.0\.0\.1:\d+)/").group(1)
+        yield run, inbox, service
+    finally:
+        run.kill()
+
+
+def inbox_texts(inbox: str) -> list[str]:
+    return [m["text"] for m in requests.get(inbox + "/api/messages", timeout=5).json()["messages"]]
+
+
+def test_demo_serves_the_inbox_with_the_startup_alert(scenario_demo: tuple[DemoRun, str, str]) -> None:
+    run, inbox, service = scenario_demo
+    run.wait_line("Startup alerts sent")
+    page = requests.get(inbox + "/", timeout=5)
+    assert page.status_code == 200 and "inbox.js" in page.text
+    texts = inbox_texts(inbox)
+    for expected in STARTUP:
+        assert any(expected in t for t in texts), f"{expected!r} not in {texts}"
+    assert requests.get(service + "/livez", timeout=5).json() == {"status": "alive"}
+
+
+def test_scenario_produces_every_alert_type(scenario_demo: tuple[DemoRun, str, str]) -> None:
+    run, inbox, _ = scenario_demo
+    run.wait_line("Scenario done: every alert type is in the inbox", timeout=120)
+    assert run.lines.count("     ✔ alert in the inbox") == len(SCENARIO)
+    texts = inbox_texts(inbox)
+    for expected in SCENARIO:
+        assert any(expected in t for t in texts), f"{expected!r} not in {texts}"
+    assert all(t.endswith(" · demo") or "\n" in t for t in texts), "alerts are labelled with ALERTS_ENV=demo"
+
+
+@pytest.mark.browser
+def test_demo_inbox_page_shows_the_alerts_rendered(scenario_demo: tuple[DemoRun, str, str]) -> None:
+    reason = browser.missing()
+    if reason:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"browser tests must run in CI: {reason}")
+        pytest.skip(reason)
+    run, inbox, _ = scenario_demo
+    run.wait_line("Startup alerts sent")
+    with browser.headless_chrome() as driver:
+        driver.get(inbox + "/")
+        WebDriverWait(driver, 20).until(lambda d: "FastAPI started" in d.find_element(By.ID, "messages").text)
+        headline = driver.find_elements(By.CSS_SELECTOR, ".section-text b")
+        assert any(h.text.startswith("🚀 [FastAPI] FastAPI started") for h in headline)
+
+
+def test_ctrl_c_stops_the_demo_and_its_servers(scenario_demo: tuple[DemoRun, str, str]) -> None:
+    run, inbox, service = scenario_demo
+    run.wait_line("Press Ctrl-C to stop", timeout=120)
+    workdir = Path(run.wait_line(r"Server logs:\s+(\S+)/\{").group(1))
+    assert workdir.is_dir()
+    assert run.interrupt() == 0, "\n".join(run.lines)
+    assert run.lines[-1] == "Stopped."
+    assert not any("Traceback" in line for line in run.lines), "\n".join(run.lines)
+    for url in (inbox, service):
+        host, port = url.removeprefix("http://").split(":")
+        with pytest.raises(OSError), socket.create_connection((host, int(port)), timeout=2):
+            pass
+    assert not workdir.exists(), "the temp registry and logs are removed"
+    assert not any("/services/" in line for line in run.lines), "the webhook URL (a secret) is never printed"
+
+
+def test_demo_without_scenario_is_healthy_and_quiet() -> None:
+    run = DemoRun([])
+    try:
+        inbox = run.wait_line(r"Inbox \(alerts\):\s+(http://127\.0\.0\.1:\d+)/").group(1)
+        service = run.wait_line(r"Model service:\s+(http://127\.0\.0\.1:\d+)/").group(1)
+        run.wait_line("Press Ctrl-C to stop")
+        health = requests.get(service + "/health", timeout=5).json()
+        assert (health["status"], health["loaded"]) == ("ok", ["A", "B"])
+        texts = inbox_texts(inbox)
+        assert len(texts) == 2 and all(any(s in t for t in texts) for s in STARTUP), texts
+        prediction = requests.post(
+            service + "/predict", json={"features": {"x1": 1, "x2": 2, "x3": 3}}, timeout=5
+        )
+        assert prediction.status_code == 200 and prediction.json()["variant"] == "A"
+        assert run.interrupt() == 0
+    finally:
+        run.kill()
