@@ -69,10 +69,12 @@ async def variants(service: Service) -> dict[str, object]:
 async def predict(
     body: PredictRequest,
     request: Request,
+    response: Response,
     service: Service,
     x_variant: Annotated[str | None, Header(max_length=64)] = None,
 ) -> PredictResponse | JSONResponse:
     rid = request_id(request)
+    response.headers["X-Request-ID"] = rid
     forced = body.variant if body.variant is not None else x_variant
     try:
         result = service.predict(body.features, forced, rid)

@@ -124,7 +124,7 @@ def validate_weights(weights: object) -> dict[str, Any]:
     numbers = [*coef, intercept]
     if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in numbers):
         raise CorruptEntryError("weights.coef and weights.intercept must be finite numbers")
-    return {"features": list(features), "coef": [float(c) for c in coef], "intercept": float(intercept)}
+    return {"features": list(features), "coef": [float(c) for c in coef], "intercept": float(numbers[-1])}
 
 
 def check_name(value: object, what: str = "model name") -> str:

@@ -18,19 +18,21 @@ class ServiceSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
-    model_name: str = Field("my_model", validation_alias="MODEL_NAME")
-    model_aliases: Annotated[tuple[str, ...], NoDecode] = Field(("A", "B"), validation_alias="MODEL_ALIASES")
-    default_alias: str = Field("A", validation_alias="DEFAULT_ALIAS")
+    model_name: str = Field(default="my_model", validation_alias="MODEL_NAME")
+    model_aliases: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("A", "B"), validation_alias="MODEL_ALIASES"
+    )
+    default_alias: str = Field(default="A", validation_alias="DEFAULT_ALIAS")
     alias_selection_mode: Literal["blue_green", "canary"] = Field(
         "blue_green", validation_alias="ALIAS_SELECTION_MODE"
     )
-    canary_percent: float = Field(10.0, ge=0, le=100, validation_alias="CANARY_PERCENT")
-    canary_alias: str | None = Field(None, validation_alias="CANARY_ALIAS")
-    fastapi_token: SecretStr | None = Field(None, validation_alias="FASTAPI_TOKEN")
-    allow_unauthenticated_reload: bool = Field(False, validation_alias="ALLOW_UNAUTHENTICATED_RELOAD")
-    model_registry_dir: str = Field("./model_registry", validation_alias="MODEL_REGISTRY_DIR")
-    max_body_bytes: int = Field(1_048_576, ge=1024, validation_alias="MAX_BODY_BYTES")
-    shutdown_flush_timeout: float = Field(3.0, ge=0, le=60, validation_alias="SHUTDOWN_FLUSH_TIMEOUT")
+    canary_percent: float = Field(default=10.0, ge=0, le=100, validation_alias="CANARY_PERCENT")
+    canary_alias: str | None = Field(default=None, validation_alias="CANARY_ALIAS")
+    fastapi_token: SecretStr | None = Field(default=None, validation_alias="FASTAPI_TOKEN")
+    allow_unauthenticated_reload: bool = Field(default=False, validation_alias="ALLOW_UNAUTHENTICATED_RELOAD")
+    model_registry_dir: str = Field(default="./model_registry", validation_alias="MODEL_REGISTRY_DIR")
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, validation_alias="MAX_BODY_BYTES")
+    shutdown_flush_timeout: float = Field(default=3.0, ge=0, le=60, validation_alias="SHUTDOWN_FLUSH_TIMEOUT")
 
     @field_validator("model_name")
     @classmethod

@@ -67,6 +67,7 @@ def test_predict_can_force_a_variant_by_header_or_field(client: TestClient, regi
 def test_predict_echoes_a_plain_request_id_and_replaces_a_hostile_one(client: TestClient) -> None:
     ok = client.post("/predict", json={"features": FEATURES}, headers={"X-Request-ID": "req-42"})
     assert ok.json()["request_id"] == "req-42"
+    assert ok.headers["x-request-id"] == "req-42"
     hostile = client.post("/predict", json={"features": FEATURES}, headers={"X-Request-ID": "<!channel> x"})
     assert "<" not in hostile.json()["request_id"] and len(hostile.json()["request_id"]) == 32
 

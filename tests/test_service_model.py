@@ -143,3 +143,15 @@ def test_reload_auth_modes(monkeypatch: pytest.MonkeyPatch) -> None:
     assert ServiceSettings().reload_auth == "open"
     monkeypatch.setenv("FASTAPI_TOKEN", "t")
     assert ServiceSettings().reload_auth == "token"  # a token always wins over the demo opt-in
+
+
+def test_command_line_arguments_win_over_host_and_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fastapi_app.__main__ import parse_args
+
+    monkeypatch.delenv("HOST", raising=False)
+    monkeypatch.delenv("PORT", raising=False)
+    assert (parse_args([]).host, parse_args([]).port) == ("127.0.0.1", 8000)
+    monkeypatch.setenv("HOST", "0.0.0.0")
+    monkeypatch.setenv("PORT", "9001")
+    assert (parse_args([]).host, parse_args([]).port) == ("0.0.0.0", 9001)
+    assert parse_args(["--port", "9002", "--host", "127.0.0.2"]).port == 9002

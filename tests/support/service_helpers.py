@@ -39,6 +39,9 @@ SERVICE_ENV = (
     "MODEL_REGISTRY_DIR",
     "MAX_BODY_BYTES",
     "SHUTDOWN_FLUSH_TIMEOUT",
+    "HOST",
+    "PORT",
+    "LOG_LEVEL",
 )
 
 
@@ -102,17 +105,8 @@ def running_service(
     full_env = {k: v for k, v in os.environ.items() if k not in SERVICE_ENV}
     full_env.update(env)
     full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), full_env.get("PYTHONPATH")]))
-    cmd = [
-        sys.executable,
-        "-m",
-        "fastapi_app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
+    full_env.update({"HOST": "127.0.0.1", "PORT": str(port), "LOG_LEVEL": "warning"})  # as a container would
+    cmd = [sys.executable, "-m", "fastapi_app"]
     log_path = Path(log_dir) / f"service-{port}.log"
     with open(log_path, "wb") as sink:
         proc = subprocess.Popen(cmd, env=full_env, cwd=REPO_ROOT, stdout=sink, stderr=subprocess.STDOUT)
