@@ -24,7 +24,7 @@ class ServiceSettings(BaseSettings):
     )
     default_alias: str = Field(default="A", validation_alias="DEFAULT_ALIAS")
     alias_selection_mode: Literal["blue_green", "canary"] = Field(
-        "blue_green", validation_alias="ALIAS_SELECTION_MODE"
+        default="blue_green", validation_alias="ALIAS_SELECTION_MODE"
     )
     canary_percent: float = Field(default=10.0, ge=0, le=100, validation_alias="CANARY_PERCENT")
     canary_alias: str | None = Field(default=None, validation_alias="CANARY_ALIAS")

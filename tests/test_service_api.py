@@ -211,8 +211,3 @@ def test_unexpected_exception_text_is_escaped_in_the_alert_and_hidden_from_the_c
     assert "<!channel>" not in str(sent.payload) and "&lt;!channel&gt;" in sent.text
     assert "<https://evil" not in str(sent.payload)
     assert "on @B" in sent.text
-
-
-def test_an_unknown_route_is_a_json_404(client: TestClient) -> None:
-    r = client.get("/nope")
-    assert r.status_code == 404 and r.json() == {"detail": "Not Found"}
