@@ -1,6 +1,6 @@
 """The background worker: a bounded queue drained by one daemon thread (after sentry-python's transport worker).
 
-The caller's only cost is ``deque.append`` plus, when the worker sleeps, waking it. Everything slow happens
+The caller's only cost is ``SimpleQueue.put_nowait`` behind a size check. Everything slow happens
 here: rendering, storm control, pacing to Slack's one post per second per webhook (combining what queued up
 meanwhile), HTTP under a hard deadline, and retries as :mod:`._policy` decides.
 """
@@ -8,6 +8,7 @@ meanwhile), HTTP under a hard deadline, and retries as :mod:`._policy` decides.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections import deque
@@ -24,6 +25,9 @@ from ._storm import StormControl
 from ._transport import Transport
 
 logger = logging.getLogger("alerts_lib")
+
+
+_WAKE = object()  # put on the queue to wake the worker (flush, stop); never counted against the bound
 
 
 class Item(NamedTuple):
@@ -79,9 +83,10 @@ class Worker:
         self._policy = RetryPolicy(
             settings.max_retries, settings.backoff_base, settings.backoff_max, settings.max_retry_after
         )
-        self._queue: deque[Item] = deque()
+        # SimpleQueue is C: put_nowait is the cheapest hand-over to another thread, and a blocked get()
+        # wakes on it. It is unbounded; submit() enforces the bound, so flush/stop sentinels always fit.
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._maxsize = settings.queue_size
-        self._wake = threading.Event()
         self._lock = threading.Lock()  # guards stats counters written by callers, and flush waiters
         self._flush_waiters: list[threading.Event] = []
         self._routes: dict[str, _Route] = {}
@@ -96,15 +101,14 @@ class Worker:
         self._thread.start()
 
     # -- caller side: must stay microseconds ------------------------------------------------------
-    def submit(self, item: Item) -> bool:
-        if len(self._queue) >= self._maxsize or self._stopping:
+    def submit(self, item: tuple[object, str | None, str | None, object]) -> bool:
+        """Enqueue ``Item``-shaped data; the caller's whole cost, so nothing here may be slow."""
+        if self._queue.qsize() >= self._maxsize or self._stopping:
             with self._lock:
                 self._stats.dropped += 1
                 self._unreported_drops += 1
             return False
-        self._queue.append(item)
-        if not self._wake.is_set():
-            self._wake.set()
+        self._queue.put_nowait(item)
         return True
 
     def flush(self, timeout: float) -> bool:
@@ -114,7 +118,7 @@ class Worker:
         done = threading.Event()
         with self._lock:
             self._flush_waiters.append(done)
-        self._wake.set()
+        self._queue.put_nowait(_WAKE)
         if done.wait(max(0.0, timeout)):
             return True
         with self._lock:
@@ -129,13 +133,13 @@ class Worker:
             self._log_abandoned()
             self._abandon = True
         self._stopping = True
-        self._wake.set()
+        self._queue.put_nowait(_WAKE)
         return flushed
 
     def stats(self) -> Stats:
         with self._lock:
             snapshot = Stats(**vars(self._stats))
-        snapshot.queued = len(self._queue) + sum(len(r.pending) for r in list(self._routes.values()))
+        snapshot.queued = self._queue.qsize() + sum(len(r.pending) for r in list(self._routes.values()))
         return snapshot
 
     # -- worker thread ------------------------------------------------------------------------------
@@ -143,19 +147,21 @@ class Worker:
         transport = self._transport_factory(self.settings)
         try:
             while not (self._stopping and (self._abandon or self._idle())):
-                self._wake.wait(self._sleep_for())
-                self._wake.clear()
                 try:
-                    self._step(transport)
+                    first = self._queue.get(timeout=self._sleep_for())
+                except queue.Empty:
+                    first = _WAKE
+                try:
+                    self._step(transport, first)
                 except Exception as exc:  # the worker must outlive any bug in one alert
                     logger.error("alerts_lib: internal error in the delivery worker (%s)", type(exc).__name__)
                     logger.debug("alerts_lib: worker error detail", exc_info=True)
         finally:
             transport.close()
 
-    def _step(self, transport: Any) -> None:
+    def _step(self, transport: Any, first: Any) -> None:
         self._log_drops()
-        self._intake(self._clock())
+        self._intake(self._clock(), first)
         flushing = bool(self._flush_waiters) or self._stopping
         for summary in self._storm.due(self._clock(), force=flushing):
             url, payload = summary.sample
@@ -167,10 +173,19 @@ class Worker:
         if self._idle():
             self._release_flushers()
 
-    def _intake(self, now: float) -> None:
+    def _intake(self, now: float, first: Any = None) -> None:
         default_url = self.settings.webhook
-        while self._queue:
-            item = self._queue.popleft()
+        while True:
+            if first is not None:
+                raw, first = first, None
+            else:
+                try:
+                    raw = self._queue.get_nowait()
+                except queue.Empty:
+                    return
+            if raw is _WAKE:
+                continue
+            item = Item._make(raw)
             url = item.webhook_url or default_url
             if url is None:
                 continue
@@ -264,7 +279,7 @@ class Worker:
 
     def _sleep_for(self) -> float | None:
         """Until the next thing to do: a webhook's next allowed post, or a storm window ending."""
-        if self._queue or (self._flush_waiters and self._storm.pending()):
+        if self._flush_waiters and self._storm.pending():
             return 0.0
         times = [r.not_before for r in self._routes.values() if r.pending]
         storm = self._storm.next_due()
@@ -275,7 +290,7 @@ class Worker:
         return max(0.0, min(times) - self._clock())
 
     def _idle(self) -> bool:
-        return not self._queue and not any(r.pending for r in self._routes.values()) and not (
+        return not self._queue.qsize() and not any(r.pending for r in self._routes.values()) and not (
             self._storm.pending() and (self._flush_waiters or self._stopping)
         )
 
@@ -287,7 +302,7 @@ class Worker:
 
     def _log_abandoned(self) -> None:
         left = [p for r in list(self._routes.values()) for p in list(r.pending)]
-        count = len(left) + len(self._queue)
+        count = len(left) + self._queue.qsize()
         if count:
             texts = " | ".join(_payload.dedup_text(p.payload)[:300] for p in left)
             logger.error("alerts_lib: %d alert(s) still undelivered at shutdown. Text: %s", count, texts)

@@ -96,7 +96,9 @@ class FakeSlack:
             block_on_close = False
 
         self._server = Server(("127.0.0.1", port), Handler)
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -189,3 +191,21 @@ def refused_url() -> str:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     return f"http://127.0.0.1:{port}{PATH}"
+
+
+def main() -> None:
+    """``python -m tests.support.fake_slack --mode hang``: serve until stdin closes; prints the URL first."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mode", default="ok")
+    args = parser.parse_args()
+    with FakeSlack(mode=args.mode) as server:
+        sys.stdout.write(server.url + "\n")
+        sys.stdout.flush()
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()
