@@ -55,7 +55,7 @@ _EMOJI = {
     Severity.CRITICAL: "🔥",
     Severity.ERROR: "❌",
     Severity.WARNING: "⚠️",
-    Severity.INFO: "ℹ️",  # noqa: RUF001
+    Severity.INFO: "ℹ️",
     Severity.SUCCESS: "✅",
 }
 
@@ -111,9 +111,7 @@ class Alert:
             blocks.append(
                 {
                     "type": "section",
-                    "fields": [
-                        {"type": "mrkdwn", "text": _field(label, value)} for label, value in shown
-                    ],
+                    "fields": [{"type": "mrkdwn", "text": _field(label, value)} for label, value in shown],
                 }
             )
         if self.body:
@@ -151,7 +149,9 @@ def safe_url(url: object) -> str | None:
     return text.replace("&", "&amp;")
 
 
-def fields_from(values: Mapping[str, object] | Sequence[tuple[str, object]] | None) -> tuple[tuple[str, str], ...]:
+def fields_from(
+    values: Mapping[str, object] | Sequence[tuple[str, object]] | None,
+) -> tuple[tuple[str, str], ...]:
     """Key/value pairs as an Alert's ``fields``, dropping empty values; never raises on odd input."""
     if not values:
         return ()

@@ -71,7 +71,11 @@ async def asend_slack_alert(
 
 
 def _send_slow(
-    message: object, webhook_url: str | None, dedup_key: str | None, blocks: object, unknown: dict[str, object]
+    message: object,
+    webhook_url: str | None,
+    dedup_key: str | None,
+    blocks: object,
+    unknown: dict[str, object],
 ) -> bool:
     if unknown:
         logger.warning("alerts_lib: send_slack_alert ignores unknown options %s", sorted(unknown))

@@ -96,9 +96,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    return float(max(0.0, when.timestamp() - (time.time() if now is None else now)))
 
 
 @dataclass(frozen=True)
@@ -117,7 +115,7 @@ class RetryPolicy:
         if outcome.retry_after is not None:
             # Honour Slack, plus a little jitter so many processes sharing a webhook do not retry in lockstep.
             wait = min(outcome.retry_after, self.max_retry_after)
-            return wait + (rng or random).uniform(0, 0.1 * max(wait, 1.0))  # noqa: S311
-        ceiling = min(self.backoff_max, self.backoff_base * 2 ** (failures - 1))
+            return wait + (rng or random).uniform(0, 0.1 * max(wait, 1.0))
+        ceiling = min(self.backoff_max, self.backoff_base * 2.0 ** (failures - 1))
         # "Equal jitter": at least half the ceiling, so retries do not collapse to zero delay.
-        return ceiling / 2 + (rng or random).uniform(0, ceiling / 2)  # noqa: S311
+        return ceiling / 2 + (rng or random).uniform(0, ceiling / 2)

@@ -37,7 +37,9 @@ class Settings(BaseSettings):
     backoff_max: float = Field(default=30.0, ge=0, le=600, description="Longest delay between retries.")
     max_retry_after: float = Field(default=300.0, ge=0, le=3600, description="Longest Retry-After honoured.")
     queue_size: int = Field(default=1000, ge=1, le=1_000_000, description="Alerts waiting; past it, drop and count.")
-    dedup_window: float = Field(default=60.0, ge=0, le=86_400, description="Seconds identical alerts are merged; 0 off.")
+    dedup_window: float = Field(
+        default=60.0, ge=0, le=86_400, description="Seconds identical alerts are merged; 0 off."
+    )
     min_interval: float = Field(default=1.0, ge=0, le=60, description="Seconds between posts to one webhook.")
     shutdown_timeout: float = Field(default=5.0, ge=0, le=120, description="Seconds to flush at interpreter exit.")
 

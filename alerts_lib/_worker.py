@@ -254,7 +254,11 @@ class Worker:
         if retrying:
             self._stats.retries += retrying
             logger.warning(
-                "alerts_lib: delivery to %s failed (%s); %d alert(s) retry in %.1f s", where, outcome.reason, retrying, delay
+                "alerts_lib: delivery to %s failed (%s); %d alert(s) retry in %.1f s",
+                where,
+                outcome.reason,
+                retrying,
+                delay,
             )
 
     def _log_drops(self) -> None:
@@ -290,8 +294,10 @@ class Worker:
         return max(0.0, min(times) - self._clock())
 
     def _idle(self) -> bool:
-        return not self._queue.qsize() and not any(r.pending for r in self._routes.values()) and not (
-            self._storm.pending() and (self._flush_waiters or self._stopping)
+        return (
+            not self._queue.qsize()
+            and not any(r.pending for r in self._routes.values())
+            and not (self._storm.pending() and (self._flush_waiters or self._stopping))
         )
 
     def _release_flushers(self) -> None:

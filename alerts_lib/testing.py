@@ -15,7 +15,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 from . import _client
 from ._alert import Alert, Payload
@@ -93,5 +92,3 @@ else:
         """The alerts the code under test sent (nothing reaches the network)."""
         with capture_alerts() as alerts:
             yield alerts
-
-

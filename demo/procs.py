@@ -49,12 +49,12 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes] | None = N
 
 
 class Child:
-    """One server process, started with the current Python so it uses the same environment."""
+    """One server process in its own session, its readiness known from an HTTP URL."""
 
     def __init__(
         self,
         name: str,
-        args: Sequence[str],
+        command: Sequence[str],
         env: Mapping[str, str],
         ready_url: str,
         log_path: Path | None = None,
@@ -68,7 +68,7 @@ class Child:
         out = open(log_path, "ab") if log_path else None
         self._out = out
         self.proc = subprocess.Popen(  # noqa: S603 (fixed argv, no shell)
-            [sys.executable, *args],
+            list(command),
             env=dict(env),
             cwd=REPO_ROOT,
             stdout=out,
@@ -98,8 +98,13 @@ class Child:
         return self.log_path.read_text("utf-8", "replace") if self.log_path else ""
 
 
-def inbox_args(host: str, port: int) -> list[str]:
-    return ["-m", "inbox", "--host", host, "--port", str(port)]
+def python_module(module: str, *args: str) -> list[str]:
+    """``python -m module args`` with this interpreter, so children share its environment."""
+    return [sys.executable, "-m", module, *args]
+
+
+def inbox_command(host: str, port: int) -> list[str]:
+    return python_module("inbox", "--host", host, "--port", str(port))
 
 
 @contextlib.contextmanager
@@ -113,7 +118,7 @@ def running_inbox(
     port = free_port(host)
     base = f"http://{host}:{port}"
     env = {**os.environ, "SLACK_FORWARD_URL": "", **(env or {})}
-    child = Child("inbox", inbox_args(host, port), env, f"{base}/healthz", log_path)
+    child = Child("inbox", inbox_command(host, port), env, f"{base}/healthz", log_path)
     try:
         child.wait_ready()
         yield child

@@ -69,9 +69,7 @@ def _nothing(stack: DemoStack) -> None:
 STEPS = [
     Step("health: the service expects @C, not published yet → degraded", "degraded (", _nothing),
     Step("hot-swap: publish a new my_model version and reload @A", "hot-swapped to", _hotswap_a),
-    Step(
-        "failed hot-swap: reload @B to a version that does not exist", "hot-swap of model @B", _failed_reload
-    ),
+    Step("failed hot-swap: reload @B to a version that does not exist", "hot-swap of model @B", _failed_reload),
     Step(
         "prediction error: 3 requests that overflow the model (one alert)",
         "prediction error",
@@ -105,10 +103,6 @@ def run(
         step.action(stack)
         seen = wait_for_alert(stack, step.expect)
         all_seen &= seen
-        say(
-            "     ✔ alert in the inbox"
-            if seen
-            else "     ✘ alert did not reach the inbox (see the service log)"
-        )
+        say("     ✔ alert in the inbox" if seen else "     ✘ alert did not reach the inbox (see the service log)")
         time.sleep(pause)
     return all_seen

@@ -22,7 +22,7 @@ from alerts_lib import formatters
 from fastapi_app.registry import FileRegistry
 from fastapi_app.seed import seed_registry
 
-from .procs import Child, free_port, inbox_args
+from .procs import Child, free_port, inbox_command, python_module
 
 MODEL = "my_model"
 
@@ -55,7 +55,7 @@ class DemoStack:
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> DemoStack:
         seed_registry(self.registry_dir, MODEL, self.seeded)
-        self._spawn("inbox", inbox_args(self.host, self.inbox_port), {"SLACK_FORWARD_URL": ""}).wait_ready()
+        self._spawn("inbox", inbox_command(self.host, self.inbox_port), {"SLACK_FORWARD_URL": ""}).wait_ready()
         service_env = {
             "SLACK_WEBHOOK_URL": self.webhook_url,
             "ALERTS_ENV": "demo",
@@ -66,7 +66,7 @@ class DemoStack:
             "DEFAULT_ALIAS": self.aliases[0],
             "FASTAPI_TOKEN": self.token,
         }
-        args = ["-m", "fastapi_app", "--host", self.host, "--port", str(self.service_port)]
+        args = python_module("fastapi_app", "--host", self.host, "--port", str(self.service_port))
         self._spawn("service", args, service_env, "/livez").wait_ready()
         self._announce()
         return self
@@ -88,14 +88,12 @@ class DemoStack:
     def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
         self.stop()
 
-    def _spawn(self, name: str, args: list[str], env: dict[str, str], ready: str = "/healthz") -> Child:
+    def _spawn(self, name: str, command: list[str], env: dict[str, str], ready: str = "/healthz") -> Child:
         base = self.inbox_url if name == "inbox" else self.service_url
-        # Children must not inherit a real webhook or token from the developer's shell.
-        clean = {
-            k: v for k, v in os.environ.items() if k != "SLACK_WEBHOOK_URL" and not k.startswith("ALERTS_")
-        }
+        # A real webhook or alert setting exported in the developer's shell must not leak into the demo.
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ALERTS_"))}
         log = None if self.verbose else self.workdir / f"{name}.log"
-        child = Child(name, args, {**clean, **env}, base + ready, log)
+        child = Child(name, command, {**clean, **env}, base + ready, log)
         self.children.append(child)
         return child
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 
@@ -154,7 +155,7 @@ def test_pacing_combines_queued_alerts_into_few_posts(slack: FakeSlack, deliver_
     assert alerts_lib.flush(10)
     posts = slack.delivered
     assert 2 <= len(posts) <= 6, f"{len(posts)} posts for 40 alerts over 0.4 s"
-    gaps = [b.at - a.at for a, b in zip(posts, posts[1:], strict=False)]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(posts)]
     assert min(gaps) >= 0.45
     for post in posts:
         assert len(post.json["blocks"]) <= 50

@@ -68,7 +68,11 @@ def _deliver(**overrides: object) -> alerts_lib.Stats:
 @respx.mock
 def test_respx_retries_5xx_then_delivers() -> None:
     route = respx.post(URL).mock(
-        side_effect=[httpx.Response(500, text="rollup_error"), httpx.Response(502), httpx.Response(200, text="ok")]
+        side_effect=[
+            httpx.Response(500, text="rollup_error"),
+            httpx.Response(502),
+            httpx.Response(200, text="ok"),
+        ]
     )
     stats = _deliver()
     assert route.call_count == 3 and stats.delivered == 1 and stats.retries == 2

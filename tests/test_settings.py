@@ -15,7 +15,12 @@ def test_defaults_are_sane() -> None:
     s = load_settings()
     assert s.webhook is None and s.env == "dev"
     assert (s.deadline, s.max_retries, s.queue_size, s.dedup_window, s.min_interval, s.shutdown_timeout) == (
-        10.0, 5, 1000, 60.0, 1.0, 5.0,
+        10.0,
+        5,
+        1000,
+        60.0,
+        1.0,
+        5.0,
     )
 
 

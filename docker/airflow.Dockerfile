@@ -1,0 +1,12 @@
+# Airflow (the version the integration tests run) with this project installed: alerts_lib for the
+# callbacks, fastapi_app.registry for the DAGs. dags/ is mounted by docker-compose.yaml, not copied.
+ARG AIRFLOW_VERSION=3.3.2
+FROM apache/airflow:${AIRFLOW_VERSION}
+ARG AIRFLOW_VERSION
+COPY --chown=airflow:0 pyproject.toml README.md /opt/alerts_lib/
+COPY --chown=airflow:0 alerts_lib /opt/alerts_lib/alerts_lib
+COPY --chown=airflow:0 fastapi_app /opt/alerts_lib/fastapi_app
+COPY --chown=airflow:0 inbox /opt/alerts_lib/inbox
+COPY --chown=airflow:0 demo /opt/alerts_lib/demo
+# Pinning apache-airflow in the same command keeps pip from up- or downgrading Airflow itself.
+RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" /opt/alerts_lib
