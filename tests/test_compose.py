@@ -116,25 +116,17 @@ def test_compose_file_is_valid(tmp_path: Path) -> None:
     cli = compose_cli()
     if cli is None:  # no compose CLI here: the structural tests in this module are the check
         return
-    env_file = tmp_path / "env"
-    env_file.write_text(f"FASTAPI_TOKEN={TOKEN}\n")
     clean = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
-    ok = subprocess.run(
-        [*cli, "--env-file", str(env_file), "-f", str(COMPOSE), "config", "-q"],
-        capture_output=True,
-        text=True,
-        env=clean,
-        cwd=REPO_ROOT,
-    )
+
+    def config(env_text: str) -> subprocess.CompletedProcess[str]:
+        env_file = tmp_path / "env"
+        env_file.write_text(env_text)
+        command = [*cli, "--env-file", str(env_file), "-f", str(COMPOSE), "config", "-q"]
+        return subprocess.run(command, capture_output=True, text=True, env=clean, cwd=REPO_ROOT)
+
+    ok = config(f"FASTAPI_TOKEN={TOKEN}\n")
     assert ok.returncode == 0, ok.stderr
-    env_file.write_text("")
-    missing = subprocess.run(
-        [*cli, "--env-file", str(env_file), "-f", str(COMPOSE), "config", "-q"],
-        capture_output=True,
-        text=True,
-        env=clean,
-        cwd=REPO_ROOT,
-    )
+    missing = config("")
     assert missing.returncode != 0 and "FASTAPI_TOKEN" in missing.stderr, "a missing token must stop compose"
 
 
