@@ -10,6 +10,7 @@ from ._client import aflush, asend_slack_alert, configure, flush, get_settings, 
 from ._redact import mask_url
 from ._settings import Settings
 from ._worker import Stats
+from .airflow import alert_slack
 
 __all__ = [
     "Alert",
@@ -17,6 +18,7 @@ __all__ = [
     "Severity",
     "Stats",
     "aflush",
+    "alert_slack",
     "asend_slack_alert",
     "configure",
     "flush",

@@ -36,6 +36,7 @@ __all__ = [
     "connection_webhook",
     "context_alert",
     "make_slack_callback",
+    "slack_webhook",
 ]
 
 logger = logging.getLogger("alerts_lib.airflow")
@@ -120,9 +121,7 @@ def context_alert(
     try:
         return _build(context, event, mention, extra_fields, env)
     except Exception as exc:  # a context no Airflow version produces: still say that something happened
-        logger.warning(
-            "alerts_lib: unreadable Airflow context (%s); sending a minimal alert", type(exc).__name__
-        )
+        logger.warning("alerts_lib: unreadable Airflow context (%s); sending a minimal alert", type(exc).__name__)
         dag_id = _safe(lambda: _read(_read(_mapping(context), "dag"), "dag_id"))
         return formatters.airflow_event(dag_id, event=event, mention=mention, env=env)
 
@@ -161,9 +160,7 @@ _RETRY = _Options("retry")
 _SUCCESS = _Options("success")
 
 
-def _build(
-    context: Any, event: Event, mention: str | None, extra_fields: FieldsOrFactory, env: str | None
-) -> Alert:
+def _build(context: Any, event: Event, mention: str | None, extra_fields: FieldsOrFactory, env: str | None) -> Alert:
     ctx = _mapping(context)
     ti = _read(ctx, "ti") or _read(ctx, "task_instance")
     dag_run = _read(ctx, "dag_run")
@@ -371,22 +368,29 @@ def connection_webhook(connection: Any) -> str | None:
     return f"{base.rstrip('/')}/{password.lstrip('/')}" if password else base
 
 
-def _webhook(options: _Options) -> str | None:
-    """The URL to post to, or None for the default ``SLACK_WEBHOOK_URL``."""
-    if options.webhook_url:
-        return options.webhook_url
-    if options.conn_id:
-        url = _from_connection(options.conn_id)
-        if url is not None:
-            return url
-        logger.warning(
-            "alerts_lib: Airflow Connection %r has no usable webhook; using SLACK_WEBHOOK_URL",
-            options.conn_id,
-        )
+def slack_webhook(conn_id: str | None = None) -> str | None:
+    """The webhook Airflow code should post to: pass it as ``send_slack_alert(..., webhook_url=...)``.
+
+    ``conn_id`` given: that Connection's URL (falling back to ``SLACK_WEBHOOK_URL`` if it is unusable).
+    Otherwise None, meaning ``SLACK_WEBHOOK_URL``, unless that is unset and a ``slack_conn`` Connection
+    exists. The URL is registered with Airflow's secret masker. Never raises.
+    """
+    try:
+        url = None
+        if conn_id:
+            url = _from_connection(conn_id)
+            if url is None:
+                logger.warning(
+                    "alerts_lib: Airflow Connection %r has no usable webhook; using SLACK_WEBHOOK_URL",
+                    conn_id,
+                )
+        elif get_settings().webhook is None and "airflow" in sys.modules:
+            url = _from_connection(DEFAULT_CONN_ID, missing_ok=True)
+        _mask_in_airflow(url or get_settings().webhook)
+        return url
+    except Exception as exc:
+        logger.error("alerts_lib: could not resolve the Slack webhook (%s)", type(exc).__name__)
         return None
-    if get_settings().webhook is None and "airflow" in sys.modules:
-        return _from_connection(DEFAULT_CONN_ID, missing_ok=True)
-    return None
 
 
 def _from_connection(conn_id: str, *, missing_ok: bool = False) -> str | None:
@@ -461,8 +465,11 @@ def _run(context: Any, options: _Options) -> None:
             extra_fields=options.extra_fields,
             env=options.env,
         )
-        url = _webhook(options)
-        _mask_in_airflow(url or get_settings().webhook)
+        if options.webhook_url:
+            url: str | None = options.webhook_url
+            _mask_in_airflow(url)
+        else:
+            url = slack_webhook(options.conn_id)
         failed_before = stats().failed
         if not send_slack_alert(alert, webhook_url=url):
             return  # no webhook (the alert was logged instead) or dropped: nothing to wait for

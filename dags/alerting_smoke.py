@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from alerts_lib.airflow import alert_slack
+from alerts_lib import alert_slack
 
 try:  # Airflow 3
     from airflow.sdk import dag, task

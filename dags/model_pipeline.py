@@ -24,8 +24,8 @@ import random
 from typing import Any
 from urllib.parse import quote
 
-from alerts_lib import formatters, send_slack_alert
-from alerts_lib.airflow import alert_slack
+from alerts_lib import Alert, flush, formatters, send_slack_alert
+from alerts_lib.airflow import DEFAULT_TIMEOUT, alert_slack, slack_webhook
 
 try:  # Airflow 3
     from airflow.sdk import dag, task
@@ -100,6 +100,13 @@ def train_model(seed: int, samples: int = 400) -> dict[str, Any]:
     return {"features": FEATURES, "coef": coef, "intercept": intercept, "r2": r2}
 
 
+def notify(alert: Alert) -> None:
+    """Send to the same webhook as the callbacks (``SLACK_WEBHOOK_URL`` or the ``slack_conn`` Connection),
+    and wait a bounded time: the task process may exit right after the task returns."""
+    if send_slack_alert(alert, webhook_url=slack_webhook()):
+        flush(DEFAULT_TIMEOUT)
+
+
 def _model_and_alias(params: Any) -> tuple[str, str]:
     params = params or {}
     model = params.get("model") or os.environ.get("MODEL_NAME") or "my_model"
@@ -110,15 +117,21 @@ def _model_and_alias(params: Any) -> tuple[str, str]:
 def readiness_failed(context: Any) -> None:
     """The sensor's extra failure callback: ``❌ [Airflow] READY check failed: my_model v12``."""
     try:
-        registered = context["ti"].xcom_pull(task_ids="register") or {}
-        send_slack_alert(
+        context = context if isinstance(context, dict) else {}
+        try:
+            registered = context["ti"].xcom_pull(task_ids="register") or {}
+        except Exception as exc:  # no ti, or XCom unreachable: still alert, with what we know
+            log.warning("could not read the registered version (%s)", type(exc).__name__)
+            registered = {}
+        model, _ = _model_and_alias(context.get("params"))
+        notify(
             formatters.readiness_check_failed(
-                registered.get("model", "unknown model"),
+                registered.get("model") or model,
                 registered.get("version", "?"),
                 reason=context.get("exception"),
             )
         )
-    except Exception as exc:  # a callback must never raise; alert_slack still reports the failure
+    except Exception as exc:  # alert_slack still reports the failure
         log.warning("readiness alert not sent (%s)", type(exc).__name__)
 
 
@@ -156,7 +169,7 @@ def model_pipeline() -> None:
         stored = {k: weights[k] for k in ("features", "coef", "intercept")}
         version = registry_from_env().register(model, stored, run_id=run_id)
         log.info("registered %s v%d (%s)", model, version.version, version.status)
-        send_slack_alert(formatters.model_registered(model, version.version, alias, run_id=run_id))
+        notify(formatters.model_registered(model, version.version, alias, run_id=run_id))
         return {"model": model, "version": version.version, "alias": alias}
 
     @task.sensor(

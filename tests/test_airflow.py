@@ -25,6 +25,7 @@ from alerts_lib.airflow import (
     connection_webhook,
     context_alert,
     make_slack_callback,
+    slack_webhook,
 )
 from alerts_lib.testing import CapturedAlert, capture_alerts
 from tests.support.fake_slack import TOKEN, FakeSlack
@@ -534,10 +535,16 @@ def test_repr_of_options_hides_the_webhook() -> None:
     assert TOKEN not in repr(callback.__closure__[0].cell_contents)  # type: ignore[index]
 
 
-def test_the_module_does_not_import_airflow() -> None:
+def test_slack_webhook_outside_airflow_means_the_default(caplog) -> None:
+    assert slack_webhook() is None  # SLACK_WEBHOOK_URL (no Airflow here to read a Connection from)
+    assert slack_webhook("slack_ops") is None
+    assert "slack_ops" in caplog.text
+
+
+def test_importable_from_the_package_without_importing_airflow() -> None:
     import sys
 
-    import alerts_lib.airflow
+    import alerts_lib
 
+    assert alerts_lib.alert_slack is alert_slack
     assert "airflow" not in sys.modules
-    assert alerts_lib.airflow.alert_slack is alert_slack
