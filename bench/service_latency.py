@@ -72,9 +72,7 @@ def measure(base: str, slack: FakeSlack, rounds: int, block_seconds: float) -> S
                         response = send()
                         samples[(name, mode)].append(time.perf_counter() - start)
                         if response.status_code != status:
-                            raise SystemExit(
-                                f"{name}: unexpected HTTP {response.status_code}: {response.text}"
-                            )
+                            raise SystemExit(f"{name}: unexpected HTTP {response.status_code}: {response.text}")
                 posts[mode] += len(slack.requests) - posts_before
     return samples
 
@@ -92,9 +90,7 @@ def report(samples: Samples, elapsed: float) -> None:
         ratio = percentile(samples[(name, "hang")], 99) / percentile(samples[(name, "ok")], 99)
         ratios.append(ratio)
         print(f"{'':<24}p99 ratio hang/ok: {ratio:.2f}")
-    print(
-        f"\nwebhook posts while ok: {posts['ok']}, while hanging: {posts['hang']}; run took {elapsed:.1f} s"
-    )
+    print(f"\nwebhook posts while ok: {posts['ok']}, while hanging: {posts['hang']}; run took {elapsed:.1f} s")
     verdict = "PASS" if max(ratios) <= 1.1 else "ABOVE TARGET"
     print(f"worst p99 ratio hang/ok: {max(ratios):.2f} (target <= 1.1): {verdict}")
 

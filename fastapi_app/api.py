@@ -115,9 +115,7 @@ def reload_variant(
     """
     if body is not None and body.version is not None:
         if version is not None and version != body.version:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT, "version given twice with different values"
-            )
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "version given twice with different values")
         version = body.version
     if not service.is_known_alias(alias):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown alias")

@@ -9,8 +9,7 @@ from fastapi import HTTPException, Request, status
 from .settings import ServiceSettings
 
 DISABLED_MESSAGE = (
-    "reload is disabled: FASTAPI_TOKEN is not set "
-    "(set ALLOW_UNAUTHENTICATED_RELOAD=true only for a local demo)"
+    "reload is disabled: FASTAPI_TOKEN is not set (set ALLOW_UNAUTHENTICATED_RELOAD=true only for a local demo)"
 )
 
 

@@ -26,17 +26,13 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     if any(e.get("type") == "json_invalid" for e in errors):
         return JSONResponse({"detail": "malformed JSON body"}, status_code=400)
     # pydantic's errors carry the offending "input" and "ctx"; keep only where and what.
-    cleaned = [
-        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in errors
-    ]
+    cleaned = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in errors]
     return JSONResponse({"detail": cleaned[:50]}, status_code=422)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     rid = request_id(request)
-    log.error(
-        "unhandled %s on %s %s (request_id=%s)", type(exc).__name__, request.method, request.url.path, rid
-    )
+    log.error("unhandled %s on %s %s (request_id=%s)", type(exc).__name__, request.method, request.url.path, rid)
     return JSONResponse({"detail": "internal server error", "request_id": rid}, status_code=500)
 
 

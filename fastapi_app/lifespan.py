@@ -13,8 +13,9 @@ import alerts_lib
 from alerts_lib import formatters
 
 from . import __version__
+from .alerting import send_alert
 from .registry import FileRegistry
-from .service import ModelService, send_alert
+from .service import ModelService
 from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -33,9 +34,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.service = service
     settings = service.settings
     if settings.reload_auth == "open":
-        log.warning(
-            "ALLOW_UNAUTHENTICATED_RELOAD=true and no FASTAPI_TOKEN: reload is open to anyone (demo only)"
-        )
+        log.warning("ALLOW_UNAUTHENTICATED_RELOAD=true and no FASTAPI_TOKEN: reload is open to anyone (demo only)")
     elif settings.reload_auth == "disabled":
         log.warning("FASTAPI_TOKEN is not set: POST /variant/{alias}/reload answers 503")
     service.notify(

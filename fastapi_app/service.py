@@ -10,9 +10,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import alerts_lib
 from alerts_lib import formatters
 
+from .alerting import send_alert, state_change
 from .health import HealthTracker
 from .model import LinearModel, MissingFeaturesError
 from .registry import READY, ModelRegistry, NotFoundError, RegistryError, check_alias
@@ -21,11 +21,6 @@ from .settings import ServiceSettings
 from .variants import Variant, VariantStore
 
 log = logging.getLogger(__name__)
-
-
-def send_alert(alert: Any) -> object:
-    """alerts_lib's non-blocking send, looked up at call time so ``alerts_lib.testing`` can capture it."""
-    return alerts_lib.send_slack_alert(alert)
 
 
 class ReloadError(Exception):
@@ -112,15 +107,14 @@ class ModelService:
             self.health.evaluate()
             raise
         log.info("variant @%s hot-swapped to v%s", alias, new.version)
-        self.notify(
-            formatters.hotswap_succeeded(
-                self.model_name,
-                alias,
-                new.version,
-                run_id=new.run_id,
-                previous_version=previous.version if previous else None,
-            )
+        swapped = formatters.hotswap_succeeded(
+            self.model_name,
+            alias,
+            new.version,
+            run_id=new.run_id,
+            previous_version=previous.version if previous else None,
         )
+        self.notify(state_change(swapped))  # v2 → v1 → v2 within a minute: three swaps, three messages
         self.health.evaluate()
         return new, previous
 
@@ -148,9 +142,7 @@ class ModelService:
         return variant, self.store.swap(variant)
 
     # -- serving -----------------------------------------------------------------------------------
-    def predict(
-        self, features: Mapping[str, float], forced: str | None = None, request_id: str = ""
-    ) -> Prediction:
+    def predict(self, features: Mapping[str, float], forced: str | None = None, request_id: str = "") -> Prediction:
         """Route on one snapshot and predict with the routed model (which a swap cannot change under us).
 
         Client errors (:class:`VariantUnavailableError`, :class:`MissingFeaturesError`) propagate as they are;
@@ -165,9 +157,7 @@ class ModelService:
             raise
         except Exception as exc:
             variant = route.variant if route else None
-            log.exception(
-                "prediction failed on @%s (request_id=%s)", variant.alias if variant else "?", request_id
-            )
+            log.exception("prediction failed on @%s (request_id=%s)", variant.alias if variant else "?", request_id)
             self.notify(
                 formatters.prediction_error(
                     exc,

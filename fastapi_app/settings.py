@@ -19,9 +19,7 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
     model_name: str = Field(default="my_model", validation_alias="MODEL_NAME")
-    model_aliases: Annotated[tuple[str, ...], NoDecode] = Field(
-        default=("A", "B"), validation_alias="MODEL_ALIASES"
-    )
+    model_aliases: Annotated[tuple[str, ...], NoDecode] = Field(default=("A", "B"), validation_alias="MODEL_ALIASES")
     default_alias: str = Field(default="A", validation_alias="DEFAULT_ALIAS")
     alias_selection_mode: Literal["blue_green", "canary"] = Field(
         default="blue_green", validation_alias="ALIAS_SELECTION_MODE"

@@ -103,9 +103,7 @@ def test_unsafe_aliases_are_refused(registry: FileRegistry, alias: str) -> None:
         (json.dumps({"features": ["a", "a"], "coef": [1, 2], "intercept": 0}).encode(), "unique"),
     ],
 )
-def test_corrupt_weights_files_are_reported_in_words(
-    registry: FileRegistry, content: bytes, error: str
-) -> None:
+def test_corrupt_weights_files_are_reported_in_words(registry: FileRegistry, content: bytes, error: str) -> None:
     registry.register("m", WEIGHTS)
     (registry.root / "m" / "versions" / "1" / "weights.json").write_bytes(content)
     with pytest.raises(CorruptEntryError, match=error):
@@ -126,9 +124,7 @@ def test_corrupt_metadata_and_alias_files(registry: FileRegistry) -> None:
 
 def test_alias_file_entries_that_are_not_safe_are_ignored(registry: FileRegistry) -> None:
     registry.register("m", WEIGHTS)
-    (registry.root / "m" / "aliases.json").write_text(
-        json.dumps({"A": 1, "<!channel>": 1, "B": "1", "C": True})
-    )
+    (registry.root / "m" / "aliases.json").write_text(json.dumps({"A": 1, "<!channel>": 1, "B": "1", "C": True}))
     assert registry.aliases("m") == {"A": 1}
 
 
@@ -194,8 +190,6 @@ def test_registry_imports_with_the_stdlib_only() -> None:
         "from fastapi_app.registry import FileRegistry, ModelVersion, registry_from_env\n"
         "print('ok')\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
-    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"

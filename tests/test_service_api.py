@@ -111,9 +111,7 @@ JSON = {"content-type": "application/json"}
         (b'{"features": {"x1": 1, "x2": 2, "x3": 3}, "variant": 7}', 422),
     ],
 )
-def test_bad_predict_bodies_get_clear_client_errors(
-    client: TestClient, alerts: Any, body: bytes, status: int
-) -> None:
+def test_bad_predict_bodies_get_clear_client_errors(client: TestClient, alerts: Any, body: bytes, status: int) -> None:
     r = client.post("/predict", content=body, headers=JSON)
     assert r.status_code == status, r.text
     assert r.json()["detail"]
@@ -166,10 +164,7 @@ def test_forcing_an_unknown_variant_is_404_without_echo(client: TestClient, aler
 
 
 def test_an_overlong_variant_header_is_a_client_error(client: TestClient) -> None:
-    assert (
-        client.post("/predict", json={"features": FEATURES}, headers={"X-Variant": "a" * 65}).status_code
-        == 422
-    )
+    assert client.post("/predict", json={"features": FEATURES}, headers={"X-Variant": "a" * 65}).status_code == 422
 
 
 # -- unexpected errors -----------------------------------------------------------------------------------

@@ -70,8 +70,7 @@ def test_recovery_after_a_successful_reload_alerts_once(
     assert alerts.texts == [
         STARTED,
         "⚠️ [FastAPI] degraded (loaded=['A'], missing=['B']) · dev",
-        "❌ [FastAPI] hot-swap of model @B failed: CorruptEntryError: my_model v2 weights: not valid JSON"
-        " · dev",
+        "❌ [FastAPI] hot-swap of model @B failed: CorruptEntryError: my_model v2 weights: not valid JSON · dev",
         "🔁 [FastAPI] model @B hot-swapped to v2 (run_id=seed-B) · dev",
         "✅ [FastAPI] recovered (loaded=['A', 'B']) · dev",
     ]

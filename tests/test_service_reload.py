@@ -37,9 +37,7 @@ from tests.support.service_helpers import ADMIN_TOKEN, AUTH, FEATURES, MODEL, ex
         {"Authorization": "Bearer tökén-ü".encode()},  # raw non-ASCII bytes on the wire
     ],
 )
-def test_reload_without_the_right_token_is_401(
-    client: TestClient, alerts: Any, headers: dict[str, str]
-) -> None:
+def test_reload_without_the_right_token_is_401(client: TestClient, alerts: Any, headers: dict[str, str]) -> None:
     r = client.post("/variant/A/reload", headers=headers)
     assert r.status_code == 401
     assert r.json() == {"detail": "missing or invalid bearer token"}
@@ -71,9 +69,7 @@ def test_the_demo_opt_in_opens_reload_only_without_a_token(make_client: ClientFa
 # -- successful swaps ---------------------------------------------------------------------------------------
 
 
-def test_reload_follows_the_registry_alias_and_alerts(
-    client: TestClient, alerts: Any, registry: FileRegistry
-) -> None:
+def test_reload_follows_the_registry_alias_and_alerts(client: TestClient, alerts: Any, registry: FileRegistry) -> None:
     new = registry.register(MODEL, demo_weights(7), run_id="run-abc")
     registry.set_alias(MODEL, "A", new.version)
     r = client.post("/variant/A/reload", headers=AUTH)
@@ -131,9 +127,7 @@ def test_a_missing_version_is_404_with_a_failure_alert_and_the_old_model_keeps_s
     r = client.post("/variant/A/reload?version=99", headers=AUTH)
     assert r.status_code == 404
     assert r.json()["detail"] == "reload failed: my_model has no version 99"
-    assert alerts.find(
-        "❌ [FastAPI] hot-swap of model @A to v99 failed: NotFoundError: my_model has no version 99"
-    )
+    assert alerts.find("❌ [FastAPI] hot-swap of model @A to v99 failed: NotFoundError: my_model has no version 99")
     assert client.post("/predict", json={"features": FEATURES}).json()["version"] == 1
     assert client.get("/health").json()["status"] == "ok"  # a failed swap is not a missing variant
 
@@ -210,3 +204,20 @@ def test_reloads_racing_predictions_never_fail_or_mix_versions(
     assert failures == []
     assert seen == {1, 2}
     assert len(alerts.find("hot-swapped")) == 40
+
+
+def test_swapping_back_and_forth_is_reported_at_once_not_merged(
+    make_client: ClientFactory, slack: Any, deliver_to: Any
+) -> None:
+    """Storm control must not hold back a swap that looks like an earlier one: Slack would show a stale
+    version for up to the dedup window."""
+    deliver_to(slack.url, dedup_window=60)
+    with make_client() as c:
+        for version in (2, 1, 2):
+            assert c.post(f"/variant/A/reload?version={version}", headers=AUTH).status_code == 200
+
+        def swaps(s: Any) -> list[str]:
+            return [line for t in s.delivered_texts() for line in t.splitlines() if "hot-swapped" in line]
+
+        assert slack.wait_for(lambda s: len(swaps(s)) == 3, timeout=10), swaps(slack)
+    assert [line.split(" to ")[1][:2] for line in swaps(slack)] == ["v2", "v1", "v2"]

@@ -97,9 +97,7 @@ class ServiceProcess:
 
 
 @contextlib.contextmanager
-def running_service(
-    env: dict[str, str], log_dir: Path, *, startup_timeout: float = 20.0
-) -> Iterator[ServiceProcess]:
+def running_service(env: dict[str, str], log_dir: Path, *, startup_timeout: float = 20.0) -> Iterator[ServiceProcess]:
     """``python -m fastapi_app`` in a subprocess on a free port, with only the service settings in ``env``."""
     port = free_port()
     full_env = {k: v for k, v in os.environ.items() if k not in SERVICE_ENV}
