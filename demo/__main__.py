@@ -29,19 +29,17 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     aliases = scenario.SCENARIO_ALIASES if args.scenario else scenario.SEEDED_ALIASES
-    stack = DemoStack(
-        host=args.host,
-        inbox_port=args.inbox_port,
-        service_port=args.service_port,
-        aliases=aliases,
-        seeded=scenario.SEEDED_ALIASES,
-        verbose=args.verbose,
-    )
     print("Starting the local inbox and the model service…", flush=True)
     try:
-        stack.start()
-    except Exception as exc:
-        stack.stop()
+        stack = DemoStack(
+            host=args.host,
+            inbox_port=args.inbox_port,
+            service_port=args.service_port,
+            aliases=aliases,
+            seeded=scenario.SEEDED_ALIASES,
+            verbose=args.verbose,
+        ).start()
+    except Exception as exc:  # start() already stopped whatever it had started
         print(f"demo failed to start: {exc}", file=sys.stderr)
         return 1
     try:
@@ -50,10 +48,16 @@ def main(argv: list[str] | None = None) -> int:
         if not args.verbose:
             print(f"Server logs:     {stack.workdir}/{{inbox,service}}.log")
         print("Startup alerts sent.", flush=True)
+        if not args.scenario:
+            print("Tip: ./dev demo --scenario (python -m demo --scenario) shows every alert type in seconds.")
         if args.scenario and not stop.is_set():
             print("Scenario:", flush=True)
-            ok = scenario.run(stack, say=lambda line: print(line, flush=True), cancelled=stop.is_set)
-            print("Scenario done: every alert type is in the inbox." if ok else "Scenario done, with misses.")
+            try:
+                ok = scenario.run(stack, say=lambda line: print(line, flush=True), cancelled=stop.is_set)
+            except Exception as exc:  # keep serving what is there; the logs say more
+                print(f"Scenario stopped: {type(exc).__name__}: {exc}", file=sys.stderr)
+            else:
+                print("Scenario done: every alert type is in the inbox." if ok else "Scenario done, with misses.")
         print("Press Ctrl-C to stop.", flush=True)
         while not stop.wait(0.5):
             pass

@@ -28,6 +28,17 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+def check_port_free(host: str, port: int, flag: str) -> None:
+    """Fail early, with the fix in the message, rather than a child dying on 'address already in use'."""
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            raise RuntimeError(
+                f"port {port} on {host} is in use: pass {flag} 0 (any free port) or another port"
+            ) from None
+
+
 def wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
     """Return once ``url`` answers 2xx; raise if ``proc`` dies or ``timeout`` passes first."""
     deadline = time.monotonic() + timeout

@@ -22,7 +22,7 @@ from alerts_lib import formatters
 from fastapi_app.registry import FileRegistry
 from fastapi_app.seed import seed_registry
 
-from .procs import Child, free_port, inbox_command, python_module
+from .procs import Child, check_port_free, free_port, inbox_command, python_module
 
 MODEL = "my_model"
 
@@ -40,13 +40,16 @@ class DemoStack:
     children: list[Child] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._tmp = tempfile.TemporaryDirectory(prefix="alerts-demo-")
-        self.workdir = Path(self._tmp.name)
-        self.registry_dir = self.workdir / "registry"
+        for port, flag in ((self.inbox_port, "--inbox-port"), (self.service_port, "--service-port")):
+            if port:
+                check_port_free(self.host, port, flag)
         self.inbox_port = self.inbox_port or free_port(self.host)
         self.service_port = self.service_port or free_port(self.host)
         self.inbox_url = f"http://{self.host}:{self.inbox_port}"
         self.service_url = f"http://{self.host}:{self.service_port}"
+        self._tmp = tempfile.TemporaryDirectory(prefix="alerts-demo-")
+        self.workdir = Path(self._tmp.name)
+        self.registry_dir = self.workdir / "registry"
         self.token = os.environ.get("FASTAPI_TOKEN") or secrets.token_urlsafe(24)
         # Like a real webhook, its last segment is a secret; it is never printed.
         self.webhook_url = f"{self.inbox_url}/services/TDEMO/BDEMO/{secrets.token_hex(12)}"
@@ -54,6 +57,14 @@ class DemoStack:
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> DemoStack:
+        """Start everything; on any failure, stop what was started and re-raise."""
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> DemoStack:
         seed_registry(self.registry_dir, MODEL, self.seeded)
         self._spawn("inbox", inbox_command(self.host, self.inbox_port), {"SLACK_FORWARD_URL": ""}).wait_ready()
         service_env = {
@@ -79,11 +90,7 @@ class DemoStack:
         self._tmp.cleanup()
 
     def __enter__(self) -> DemoStack:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
+        return self.start()
 
     def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
         self.stop()

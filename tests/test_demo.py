@@ -168,10 +168,24 @@ def test_demo_without_scenario_is_healthy_and_quiet() -> None:
         assert (health["status"], health["loaded"]) == ("ok", ["A", "B"])
         texts = inbox_texts(inbox)
         assert len(texts) == 2 and all(any(s in t for t in texts) for s in STARTUP), texts
-        prediction = requests.post(
-            service + "/predict", json={"features": {"x1": 1, "x2": 2, "x3": 3}}, timeout=5
-        )
+        prediction = requests.post(service + "/predict", json={"features": {"x1": 1, "x2": 2, "x3": 3}}, timeout=5)
         assert prediction.status_code == 200 and prediction.json()["variant"] == "A"
         assert run.interrupt() == 0
     finally:
         run.kill()
+
+
+def test_a_busy_port_fails_fast_with_the_fix_in_the_message() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "demo", "--inbox-port", str(port), "--service-port", "0"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert f"port {port} on 127.0.0.1 is in use: pass --inbox-port 0" in done.stderr
