@@ -40,6 +40,7 @@ class StormControl(Generic[T]):
     def __init__(self, window: float) -> None:
         self.window = window
         self._windows: dict[Hashable, _Window[T]] = {}
+        self._ready: list[Summary[T]] = []  # windows closed by admit() before due() collected them
 
     def admit(self, key: Hashable, sample: T, now: float) -> bool:
         """True when this alert should be sent now; False when it is a repeat, counted for the summary."""
@@ -50,14 +51,20 @@ class StormControl(Generic[T]):
             current.repeats += 1
             current.sample = sample
             return False
-        if len(self._windows) >= MAX_KEYS and key not in self._windows:
-            self._windows.pop(next(iter(self._windows)))
+        if current is not None:
+            self._close(current, now)
+        elif len(self._windows) >= MAX_KEYS:
+            self._close(self._windows.pop(next(iter(self._windows))), now)
         self._windows[key] = _Window(now, 0, sample)
         return True
 
+    def _close(self, window: _Window[T], now: float) -> None:
+        if window.repeats:
+            self._ready.append(Summary(window.sample, window.repeats, max(now - window.started, 0.0)))
+
     def due(self, now: float, *, force: bool = False) -> list[Summary[T]]:
         """Summaries of windows that ended (all windows with repeats when ``force``); expired windows close."""
-        out: list[Summary[T]] = []
+        out, self._ready = self._ready, []
         for key, w in list(self._windows.items()):
             ended = now - w.started >= self.window
             if w.repeats and (ended or force):
@@ -69,9 +76,11 @@ class StormControl(Generic[T]):
         return out
 
     def pending(self) -> bool:
-        return any(w.repeats for w in self._windows.values())
+        return bool(self._ready) or any(w.repeats for w in self._windows.values())
 
     def next_due(self) -> float | None:
         """When the earliest window with repeats ends (the worker sleeps until then)."""
+        if self._ready:
+            return float("-inf")
         ends = [w.started + self.window for w in self._windows.values() if w.repeats]
         return min(ends) if ends else None

@@ -7,6 +7,7 @@ meanwhile), HTTP under a hard deadline, and retries as :mod:`._policy` decides.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
@@ -210,8 +211,8 @@ class Worker:
             batch = [head]
             payload = _payload.text_only(head.payload)
         else:
-            candidates = [p.payload for p in route.pending if not p.plain]
-            batch = list(route.pending)[: _payload.batch_size(candidates)]
+            run = list(itertools.takewhile(lambda p: not p.plain, route.pending))
+            batch = run[: _payload.batch_size([p.payload for p in run])]
             payload = _payload.combine([p.payload for p in batch])
         drops = self._unreported_drops
         if drops:
