@@ -53,7 +53,7 @@ def test_combined_posts_stay_within_50_blocks_and_keep_order() -> None:
     n = batch_size(payloads)  # type: ignore[arg-type]
     combined = combine(payloads[:n])  # type: ignore[arg-type]
     assert 1 < n < 40 and len(combined["blocks"]) <= 48  # room left for alerts_lib's own notes
-    assert combined["text"].splitlines() == [f"ℹ️ alert {i} · dev" for i in range(n)]  # noqa: RUF001
+    assert combined["text"].splitlines() == [f"ℹ️ alert {i} · dev" for i in range(n)]
     assert len(annotate(combined, "note")["blocks"]) <= 50
 
 
