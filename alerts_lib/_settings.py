@@ -25,7 +25,7 @@ class Settings(BaseSettings):
 
     webhook_url: SecretStr | None = Field(
         default=None,
-        validation_alias=AliasChoices("SLACK_WEBHOOK_URL", "webhook_url"),
+        validation_alias=AliasChoices("SLACK_WEBHOOK_URL"),
         description="Slack incoming-webhook URL (a secret). Unset: alerts are only logged.",
     )
     env: str = Field(default="dev", max_length=40, description="Environment label shown on every alert.")
