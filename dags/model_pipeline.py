@@ -172,9 +172,7 @@ def model_pipeline() -> None:
         notify(formatters.model_registered(model, version.version, alias, run_id=run_id))
         return {"model": model, "version": version.version, "alias": alias}
 
-    @task.sensor(
-        poke_interval=2, timeout=120, mode="poke", on_failure_callback=[alert_slack, readiness_failed]
-    )
+    @task.sensor(poke_interval=2, timeout=120, mode="poke", on_failure_callback=[alert_slack, readiness_failed])
     def wait_ready(registered: dict[str, Any]) -> bool:
         from fastapi_app.registry import registry_from_env
 
@@ -208,9 +206,7 @@ def model_pipeline() -> None:
             ) from None
         if response.status_code != 200:
             detail = response.text[:300]
-            raise RuntimeError(
-                f"reload of @{alias} to v{version} failed: HTTP {response.status_code} {detail}"
-            )
+            raise RuntimeError(f"reload of @{alias} to v{version} failed: HTTP {response.status_code} {detail}")
         registry_from_env().set_alias(model, alias, version)
         log.info("service reloaded @%s to v%d; registry alias updated", alias, version)
         return response.json()

@@ -36,9 +36,7 @@ def source_digest(airflow_version: str) -> str:
     digest = hashlib.sha256(f"airflow=={airflow_version}\n".encode())
     files = [REPO / "pyproject.toml"]
     for package in PACKAGES:
-        files += sorted(
-            p for p in (REPO / package).rglob("*") if p.is_file() and "__pycache__" not in p.parts
-        )
+        files += sorted(p for p in (REPO / package).rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     for path in files:
         digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
@@ -68,9 +66,7 @@ def ensure(venv_dir: Path, airflow_version: str = AIRFLOW_VERSION) -> Path:
     digest = source_digest(airflow_version)
     if not stamp.exists() or stamp.read_text().strip() != digest:
         pip(python, str(REPO))  # the project's own dependencies (httpx, pydantic-settings, …)
-        pip(
-            python, "--no-deps", "--force-reinstall", str(REPO)
-        )  # this very source tree, even at the same version
+        pip(python, "--no-deps", "--force-reinstall", str(REPO))  # this very source tree, even at the same version
         stamp.write_text(digest + "\n")
     return python
 

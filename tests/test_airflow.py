@@ -46,9 +46,7 @@ BASE_URL_VARS = (
 # -- contexts as Airflow builds them ----------------------------------------------------------------------
 
 
-def af3_ti(
-    task_id: str = "load", *, log_url: str | None = AF3_LOG, state: Any = "failed", **more: Any
-) -> Any:
+def af3_ti(task_id: str = "load", *, log_url: str | None = AF3_LOG, state: Any = "failed", **more: Any) -> Any:
     return SimpleNamespace(
         dag_id="etl",
         task_id=task_id,
@@ -197,8 +195,7 @@ def test_exception_as_str(captured: list[CapturedAlert]) -> None:
     alert = only(captured)
     # The str is the message; Slack control characters are escaped so nobody is pinged.
     assert (
-        alert.text
-        == "🔥 [Airflow] task failed: etl.load: Task was killed externally: &lt;!channel&gt; &amp; co · dev"
+        alert.text == "🔥 [Airflow] task failed: etl.load: Task was killed externally: &lt;!channel&gt; &amp; co · dev"
     )
     assert "<!channel>" not in str(alert.payload)
 
@@ -237,12 +234,8 @@ def test_log_link_built_from_airflow3_base_url(captured: list[CapturedAlert], mo
     )
 
 
-@pytest.mark.parametrize(
-    "variable", ["AIRFLOW__WEBSERVER__BASE_URL", "AIRFLOW__WEBSERVER__WEB_SERVER_BASE_URL"]
-)
-def test_log_link_built_from_airflow2_base_url(
-    captured: list[CapturedAlert], monkeypatch, variable: str
-) -> None:
+@pytest.mark.parametrize("variable", ["AIRFLOW__WEBSERVER__BASE_URL", "AIRFLOW__WEBSERVER__WEB_SERVER_BASE_URL"])
+def test_log_link_built_from_airflow2_base_url(captured: list[CapturedAlert], monkeypatch, variable: str) -> None:
     monkeypatch.setenv(variable, "http://airflow2:8080")
     alert_slack(af2_task_context(log_url=None))
     assert link(only(captured)) == (
@@ -316,9 +309,7 @@ def test_airflow2_dag_failure_ignores_a_last_task_that_succeeded(captured: list[
     alert_slack(af2_dag_context("failed"))
     ignored, named = captured
     assert "failed task" not in fields(ignored)
-    assert (
-        link(ignored) == f"http://localhost:8080/dags/etl/grid?dag_run_id={RUN_ID_QUOTED}"
-    )  # the run, not a task
+    assert link(ignored) == f"http://localhost:8080/dags/etl/grid?dag_run_id={RUN_ID_QUOTED}"  # the run, not a task
     assert fields(named)["failed task"] == "load"
     assert link(named) == AF2_LOG
 
@@ -479,9 +470,7 @@ def test_per_callback_webhook(slack: FakeSlack, deliver_to) -> None:
         assert default.requests == []
 
 
-def test_unreadable_connection_falls_back_to_the_default_webhook(
-    slack: FakeSlack, deliver_to, caplog
-) -> None:
+def test_unreadable_connection_falls_back_to_the_default_webhook(slack: FakeSlack, deliver_to, caplog) -> None:
     # Without Airflow (as here) or without the Connection, the alert still goes to SLACK_WEBHOOK_URL.
     deliver_to(slack.url)
     make_slack_callback(conn_id="slack_ops")(af3_task_context())
