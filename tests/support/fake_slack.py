@@ -159,7 +159,8 @@ class FakeSlack:
             conn.close()
             return
         if mode == "drip":
-            raw = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+            # One byte every 0.5 s, forever: an endless header keeps per-read timeouts from ever firing.
+            raw = b"HTTP/1.1 200 OK\r\n" + b"X-Drip: 1\r\n" * 10_000
             for i in range(len(raw)):
                 if self._stop.wait(0.5):
                     break
