@@ -233,3 +233,11 @@ def test_no_webhook_logs_the_alert_and_returns_false(caplog: pytest.LogCaptureFi
     assert caplog.text.count("SLACK_WEBHOOK_URL is not set") == 1
     assert "nowhere to go" in caplog.text and "second" in caplog.text
     assert alerts_lib.flush(0.1) is True
+
+
+def test_slow_answer_within_the_timeouts_is_one_request(slack: FakeSlack, deliver_to) -> None:
+    slack.mode, slack.slow_seconds = "slow", 0.3
+    deliver_to(slack.url, read_timeout=0.5, deadline=1.0)
+    alerts_lib.send_slack_alert("slow but fine")
+    assert alerts_lib.flush(5)
+    assert [r.answered for r in slack.requests] == ["slow"] and alerts_lib.stats().retries == 0
