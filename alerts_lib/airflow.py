@@ -47,6 +47,7 @@ Callback = Callable[[Any], None]
 FieldsOrFactory = Mapping[str, object] | Callable[[Context], Mapping[str, object] | None] | None
 
 DEFAULT_CONN_ID = "slack_conn"  # read when SLACK_WEBHOOK_URL is unset, if such a Connection exists
+CONN_ID_ENV = "ALERTS_AIRFLOW_CONN_ID"  # another default Connection id, without a factory
 DEFAULT_TIMEOUT = 5.0  # seconds a callback waits for delivery before its process may exit
 # DAG-level callbacks share the DAG processor's per-file budget (dag_file_processor_timeout, 50 s by default).
 MAX_TIMEOUT = 20.0
@@ -372,8 +373,8 @@ def slack_webhook(conn_id: str | None = None) -> str | None:
     """The webhook Airflow code should post to: pass it as ``send_slack_alert(..., webhook_url=...)``.
 
     ``conn_id`` given: that Connection's URL (falling back to ``SLACK_WEBHOOK_URL`` if it is unusable).
-    Otherwise None, meaning ``SLACK_WEBHOOK_URL``, unless that is unset and a ``slack_conn`` Connection
-    exists. The URL is registered with Airflow's secret masker. Never raises.
+    Otherwise None, meaning ``SLACK_WEBHOOK_URL``, unless that is unset and a Connection ``slack_conn``
+    (or the id in ``ALERTS_AIRFLOW_CONN_ID``) exists. The URL is registered with Airflow's secret masker. Never raises.
     """
     try:
         url = None
@@ -385,7 +386,8 @@ def slack_webhook(conn_id: str | None = None) -> str | None:
                     conn_id,
                 )
         elif get_settings().webhook is None and "airflow" in sys.modules:
-            url = _from_connection(DEFAULT_CONN_ID, missing_ok=True)
+            default = os.environ.get(CONN_ID_ENV, "").strip()
+            url = _from_connection(default or DEFAULT_CONN_ID, missing_ok=not default)
         _mask_in_airflow(url or get_settings().webhook)
         return url
     except Exception as exc:

@@ -16,8 +16,10 @@ import argparse
 import hashlib
 import logging
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
 
@@ -27,6 +29,7 @@ AIRFLOW_VERSION = "3.3.2"
 # What ends up in the installed wheel (see pyproject's packages) and decides whether to reinstall.
 PACKAGES = ("alerts_lib", "fastapi_app")
 STAMP = "alerts_lib-install.sha256"
+COPY_IGNORE = (".git", ".venv*", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "model_registry")
 
 log = logging.getLogger("airflow_venv")
 
@@ -65,8 +68,12 @@ def ensure(venv_dir: Path, airflow_version: str = AIRFLOW_VERSION) -> Path:
     stamp = venv_dir / STAMP
     digest = source_digest(airflow_version)
     if not stamp.exists() or stamp.read_text().strip() != digest:
-        pip(python, str(REPO))  # the project's own dependencies (httpx, pydantic-settings, …)
-        pip(python, "--no-deps", "--force-reinstall", str(REPO))  # this very source tree, even at the same version
+        with tempfile.TemporaryDirectory(prefix="alerts_lib-src-") as tmp:
+            # Built from a clean copy: an in-tree build/ could carry stale modules into the wheel.
+            source = Path(tmp) / "src"
+            shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(*COPY_IGNORE))
+            pip(python, str(source))  # the project's own dependencies (httpx, pydantic-settings, …)
+            pip(python, "--no-deps", "--force-reinstall", str(source))  # this tree, even at the same version
         stamp.write_text(digest + "\n")
     return python
 

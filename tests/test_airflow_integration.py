@@ -318,7 +318,14 @@ def test_model_pipeline_hot_swap_refused(
 ) -> None:
     _, registry, slack = service
     wrong_token = "wr0ng-t0ken-NOT-IN-LOGS"
-    result = run_pipeline(airflow_bin, airflow_env, service, FASTAPI_TOKEN=wrong_token, SLACK_WEBHOOK_URL=slack.url)
+    result = run_pipeline(
+        airflow_bin,
+        airflow_env,
+        service,
+        FASTAPI_TOKEN=wrong_token,
+        ALERTS_AIRFLOW_CONN_ID="slack_ops",  # another Connection id, for every callback and notify()
+        AIRFLOW_CONN_SLACK_OPS=slack_connection(slack),
+    )
     assert result.returncode != 0
     alerts = posted_alerts(slack)
     assert find(alerts, "model registered: my_model v3 → @A")
