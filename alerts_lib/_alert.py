@@ -78,6 +78,9 @@ class Alert:
     emoji: str | None = None
     mention: str | None = None
     dedup_key: str | None = None
+    # False for state changes (hot-swapped, degraded, recovered): each is news, and merging them would
+    # leave Slack showing a stale state until the storm window ends. Errors keep storm control.
+    dedupe: bool = True
 
     def with_env(self, env: str | None) -> Alert:
         """The same alert labelled with ``env`` unless it already has one."""

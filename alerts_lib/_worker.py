@@ -193,8 +193,11 @@ class Worker:
             payload = _payload.render(item.message, env=self.settings.env, blocks=item.blocks)
             if payload is None:
                 continue
-            key = item.dedup_key or (item.message.dedup_key if isinstance(item.message, Alert) else None)
-            if self._storm.admit((url, key or _payload.dedup_text(payload)), (url, payload), now):
+            alert = item.message if isinstance(item.message, Alert) else None
+            key = item.dedup_key or (alert.dedup_key if alert else None)
+            if (alert is not None and not alert.dedupe) or self._storm.admit(
+                (url, key or _payload.dedup_text(payload)), (url, payload), now
+            ):
                 self._route(url).pending.append(_Pending(payload))
             else:
                 self._stats.suppressed += 1

@@ -41,8 +41,10 @@ def alert(
     env: str | None = None,
     dedup_key: str | None = None,
     mention: str | None = None,
+    dedupe: bool = True,
 ) -> Alert:
-    """A generic alert: a title, a severity and key/value fields."""
+    """A generic alert: a title, a severity and key/value fields. ``dedupe=False`` exempts a state change
+    from storm control."""
     return Alert(
         title=to_text(title),
         source=source,
@@ -53,6 +55,7 @@ def alert(
         link=link,
         dedup_key=dedup_key,
         mention=mention,
+        dedupe=dedupe,
     )
 
 
@@ -72,6 +75,7 @@ def service_started(
         env=env,
         fields=fields_from(fields),
         emoji="🚀",
+        dedupe=False,
     )
 
 
@@ -113,6 +117,7 @@ def hotswap_succeeded(
                 ("run_id", run_id),
             ]
         ),
+        dedupe=False,
     )
 
 
@@ -153,7 +158,7 @@ def health_degraded(
         severity=Severity.WARNING,
         env=env,
         fields=fields_from(details),
-        dedup_key=f"health-degraded:{source}:{missing_list!r}",
+        dedupe=False,  # sent on transitions only, and each one is news
     )
 
 
@@ -169,6 +174,7 @@ def health_recovered(
         source=source,
         severity=Severity.SUCCESS,
         env=env,
+        dedupe=False,
     )
 
 
@@ -222,6 +228,7 @@ def model_registered(
         severity=Severity.SUCCESS,
         env=env,
         fields=fields_from([("run_id", run_id)]),
+        dedupe=False,
     )
 
 

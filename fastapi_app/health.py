@@ -10,7 +10,6 @@ from typing import Any
 
 from alerts_lib import formatters
 
-from .alerting import state_change
 from .variants import VariantStore
 
 log = logging.getLogger(__name__)
@@ -58,8 +57,8 @@ class HealthTracker:
         if report.status == "degraded":
             log.warning("health degraded: loaded=%s missing=%s", report.loaded, report.missing)
             alert = formatters.health_degraded(report.loaded, report.missing, details=report.errors)
-            self._notify(state_change(alert))
+            self._notify(alert)
         elif previous is not None:
             log.info("health recovered: loaded=%s", report.loaded)
-            self._notify(state_change(formatters.health_recovered(report.loaded)))
+            self._notify(formatters.health_recovered(report.loaded))
         return report

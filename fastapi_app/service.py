@@ -12,7 +12,7 @@ from typing import Any
 
 from alerts_lib import formatters
 
-from .alerting import send_alert, state_change
+from .alerting import send_alert
 from .health import HealthTracker
 from .model import LinearModel, MissingFeaturesError
 from .registry import READY, ModelRegistry, NotFoundError, RegistryError, check_alias
@@ -114,7 +114,7 @@ class ModelService:
             run_id=new.run_id,
             previous_version=previous.version if previous else None,
         )
-        self.notify(state_change(swapped))  # v2 → v1 → v2 within a minute: three swaps, three messages
+        self.notify(swapped)  # a state change: exempt from storm control, so v2 → v1 → v2 is three messages
         self.health.evaluate()
         return new, previous
 

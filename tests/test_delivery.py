@@ -241,3 +241,20 @@ def test_slow_answer_within_the_timeouts_is_one_request(slack: FakeSlack, delive
     alerts_lib.send_slack_alert("slow but fine")
     assert alerts_lib.flush(5)
     assert [r.answered for r in slack.requests] == ["slow"] and alerts_lib.stats().retries == 0
+
+
+def test_state_changes_are_never_held_back_by_storm_control(slack: FakeSlack, deliver_to) -> None:
+    deliver_to(slack.url, dedup_window=60)
+    for alert in [
+        formatters.health_degraded(["A"], ["B"]),
+        formatters.health_recovered(["A", "B"]),
+        formatters.health_degraded(["A"], ["B"]),
+        formatters.hotswap_succeeded("m", "A", 2),
+        formatters.hotswap_succeeded("m", "A", 1),
+        formatters.hotswap_succeeded("m", "A", 2),
+    ]:
+        alerts_lib.send_slack_alert(alert)
+    # Without waiting for any window to end, Slack's last word is the latest state.
+    assert slack.wait_for(lambda s: sum(t.count("\n") + 1 for t in s.delivered_texts()) == 6, timeout=5)
+    assert slack.delivered_texts()[-1].splitlines()[-1].startswith("🔁 [FastAPI] model @A hot-swapped to v2")
+    assert alerts_lib.stats().suppressed == 0
