@@ -90,9 +90,7 @@ def test_accepts_a_text_post_like_slack_and_lists_it(inbox: Child) -> None:
         ({"text": "x", "attachments": [{"text": "a"}] * 101}, 400, "too_many_attachments"),
     ],
 )
-def test_refuses_what_slack_refuses_with_slacks_answer(
-    inbox: Child, body: Any, status: int, error: str
-) -> None:
+def test_refuses_what_slack_refuses_with_slacks_answer(inbox: Child, body: Any, status: int, error: str) -> None:
     before = listed(inbox)["latest_id"]
     response = post(inbox, body)
     assert (response.status_code, response.text) == (status, error)
@@ -207,9 +205,7 @@ def test_forwarding_failures_are_shown_without_the_url(tmp_path: Path, mode: str
     with FakeSlack(mode=mode if mode != "refused" else "ok") as slack:
         url = slack.url if mode != "refused" else refused_url()
         with running_inbox({"SLACK_FORWARD_URL": url}, tmp_path / "log") as inbox:
-            assert post(inbox, {"text": "to a broken Slack"}).text == "ok", (
-                "the inbox's own answer is unaffected"
-            )
+            assert post(inbox, {"text": "to a broken Slack"}).text == "ok", "the inbox's own answer is unaffected"
             assert wait_forwarded(inbox)["forwarded"] == expected
     assert TOKEN not in inbox.output()
     assert "forwarding to Slack failed" in inbox.output()

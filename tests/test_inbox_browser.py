@@ -138,9 +138,7 @@ def test_untrusted_text_is_shown_as_text_and_runs_nothing(page: tuple[Any, Child
     driver, inbox = page
     raw = " ".join(HOSTILE)
     post(inbox, {"text": raw})  # unescaped, as a careless sender would post it
-    escaped = formatters.prediction_error(
-        RuntimeError(raw), model="m", alias="<b>A</b>", request_id=raw
-    ).payload()
+    escaped = formatters.prediction_error(RuntimeError(raw), model="m", alias="<b>A</b>", request_id=raw).payload()
     post(inbox, escaped)  # escaped by alerts_lib, as our services post it
     post(inbox, {"blocks": [{"type": "header", "text": {"type": "plain_text", "text": HOSTILE[0]}}]})
     messages = wait_messages(driver, 3)
