@@ -37,7 +37,7 @@ def render(message: object, *, env: str | None, blocks: object = None) -> Payloa
 
 
 def _clean_blocks(blocks: object) -> list[dict[str, Any]]:
-    """Caller-given blocks, kept only if they are JSON objects; Slack rejects the rest as invalid_payload."""
+    """Caller-given blocks, kept only if they are typed JSON objects; Slack would reject the rest outright."""
     if blocks is None:
         return []
     if not isinstance(blocks, list | tuple):
@@ -61,7 +61,7 @@ def dedup_text(payload: Payload) -> str:
 
 
 def text_only(payload: Payload) -> Payload:
-    """The same alert without blocks: what we send when Slack rejects the blocks as invalid_payload."""
+    """The same alert without blocks: what we send when Slack rejects its blocks (``_policy.blocks_rejected``)."""
     return {"text": dedup_text(payload) or "(alert)", **_NO_UNFURL}
 
 

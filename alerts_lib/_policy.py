@@ -33,6 +33,8 @@ class Outcome:
 # Slack's answers, in words an operator can act on (https://api.slack.com/messaging/webhooks#handling_errors).
 SLACK_ERRORS: dict[str, str] = {
     "invalid_payload": "Slack could not read the message (malformed JSON or invalid blocks)",
+    "invalid_blocks": "the message's blocks break Block Kit's rules",
+    "invalid_blocks_format": "the message's blocks are not a valid Block Kit array",
     "user_not_found": "the user the message was addressed to does not exist",
     "action_prohibited": "a workspace admin restricted posting to this channel",
     "invalid_token": "the webhook's token is invalid: the app was uninstalled or the URL is wrong",
@@ -46,6 +48,14 @@ SLACK_ERRORS: dict[str, str] = {
     "too_many_attachments": "the message has too many attachments",
     "rollup_error": "Slack had an internal error",
 }
+
+
+# Answers meaning "your blocks are wrong": the same alert as plain text will be accepted.
+BLOCKS_REJECTED = frozenset({"invalid_payload", "invalid_blocks", "invalid_blocks_format"})
+
+
+def blocks_rejected(outcome: Outcome) -> bool:
+    return outcome.verdict is Verdict.PERMANENT and outcome.code in BLOCKS_REJECTED
 
 
 def classify_response(status: int, body: str, retry_after_header: str | None = None) -> Outcome:

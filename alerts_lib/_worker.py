@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 from . import _payload
 from ._alert import Alert, Payload
-from ._policy import Outcome, RetryPolicy, Verdict
+from ._policy import Outcome, RetryPolicy, Verdict, blocks_rejected
 from ._redact import mask_url
 from ._settings import Settings
 from ._storm import StormControl
@@ -234,7 +234,7 @@ class Worker:
         self._stats.last_error = outcome.reason
         where = mask_url(route.url)
         if outcome.verdict is Verdict.PERMANENT:
-            if outcome.code == "invalid_payload" and not head.plain and _payload.has_blocks(payload):
+            if blocks_rejected(outcome) and not head.plain and _payload.has_blocks(payload):
                 logger.warning("alerts_lib: Slack rejected the blocks (%s); resending as plain text", outcome.reason)
                 for pending in batch:
                     pending.plain = True

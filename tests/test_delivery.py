@@ -106,15 +106,16 @@ def test_permanent_errors_are_not_retried_and_explained(
     deliver_to(slack.url)
     alerts_lib.send_slack_alert("never accepted")
     assert alerts_lib.flush(5)
-    assert len(slack.requests) == 1 + (mode == "invalid_payload" and 0)
+    assert len(slack.requests) == 1  # a plain-text alert: no blocks to drop, nothing to retry
     assert alerts_lib.stats().failed == 1
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and mode in errors[0]
     assert alerts_lib._policy.SLACK_ERRORS[mode] in errors[0]
 
 
-def test_invalid_blocks_fall_back_to_plain_text(slack: FakeSlack, deliver_to) -> None:
-    slack.script.extend(["invalid_payload"])
+@pytest.mark.parametrize("code", ["invalid_payload", "invalid_blocks"])
+def test_rejected_blocks_fall_back_to_plain_text(slack: FakeSlack, deliver_to, code: str) -> None:
+    slack.script.extend([code])
     deliver_to(slack.url)
     alerts_lib.send_slack_alert(formatters.hotswap_succeeded("m", "A", 9))
     assert alerts_lib.flush(5)

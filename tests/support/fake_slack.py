@@ -29,6 +29,7 @@ SLACK_ANSWERS: dict[str, tuple[int, str]] = {
     "503": (503, "service_unavailable"),
     "429": (429, "rate_limited"),
     "invalid_payload": (400, "invalid_payload"),
+    "invalid_blocks": (400, "invalid_blocks"),
     "user_not_found": (400, "user_not_found"),
     "action_prohibited": (403, "action_prohibited"),
     "invalid_token": (403, "invalid_token"),
