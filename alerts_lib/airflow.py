@@ -18,6 +18,7 @@ import math
 import os
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -130,30 +131,15 @@ def context_alert(
 # -- building the alert --------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
 class _Options:
-    __slots__ = ("conn_id", "env", "event", "extra_fields", "mention", "timeout", "webhook_url")
-
-    def __init__(
-        self,
-        event: Event,
-        *,
-        mention: str | None = None,
-        webhook_url: str | None = None,
-        conn_id: str | None = None,
-        extra_fields: FieldsOrFactory = None,
-        timeout: float = DEFAULT_TIMEOUT,
-        env: str | None = None,
-    ) -> None:
-        self.event: Event = event
-        self.mention = mention
-        self.webhook_url = webhook_url
-        self.conn_id = conn_id
-        self.extra_fields = extra_fields
-        self.timeout = timeout
-        self.env = env
-
-    def __repr__(self) -> str:  # never show the webhook URL
-        return f"_Options(event={self.event!r}, conn_id={self.conn_id!r}, timeout={self.timeout!r})"
+    event: Event
+    mention: str | None = None
+    webhook_url: str | None = field(default=None, repr=False)  # a secret: never in a repr
+    conn_id: str | None = None
+    extra_fields: FieldsOrFactory = None
+    timeout: float = DEFAULT_TIMEOUT
+    env: str | None = None
 
 
 _FAILED = _Options("failed")
@@ -187,8 +173,8 @@ def _build(context: Any, event: Event, mention: str | None, extra_fields: Fields
         task_id = _first(_read(ti, "task_id"), _read(_read(ctx, "task"), "task_id"))
         try_number = _read(ti, "try_number")
         log_url = _log_url(ti, dag_id, run_id, task_id)
-    map_index = _read(related, "map_index")
-    if isinstance(map_index, int) and not isinstance(map_index, bool) and map_index >= 0:
+    map_index = _map_index(_read(related, "map_index"))
+    if map_index is not None:
         fields.append(("map index", map_index))
     fields.extend(_extra(extra_fields, ctx))
 
@@ -206,6 +192,11 @@ def _build(context: Any, event: Event, mention: str | None, extra_fields: Fields
         mention=mention,
         env=env,
     )
+
+
+def _map_index(value: Any) -> int | None:
+    """A mapped task's index; None for unmapped tasks (-1) and anything that is not an index."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def _mapping(context: Any) -> Mapping[str, Any]:
@@ -302,7 +293,7 @@ def _built_url(
             url += f"/runs/{quote(to_text(run_id), safe='')}"
             if task_id is not None:
                 url += f"/tasks/{quote(to_text(task_id), safe='')}"
-                if isinstance(map_index, int) and not isinstance(map_index, bool) and map_index >= 0:
+                if _map_index(map_index) is not None:
                     url += f"/mapped/{map_index}"
                 if try_number is not None:
                     url += "?" + urlencode({"try_number": to_text(try_number)})
@@ -312,7 +303,7 @@ def _built_url(
         query["dag_run_id"] = to_text(run_id)
     if task_id is not None:
         query.update(task_id=to_text(task_id), tab="logs")
-        if isinstance(map_index, int) and not isinstance(map_index, bool) and map_index >= 0:
+        if _map_index(map_index) is not None:
             query["map_index"] = str(map_index)
     return f"{base}/dags/{dag}/grid" + ("?" + urlencode(query) if query else "")
 
