@@ -21,6 +21,7 @@ import datetime as dt
 import logging
 import os
 import random
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -117,7 +118,7 @@ def _model_and_alias(params: Any) -> tuple[str, str]:
 def readiness_failed(context: Any) -> None:
     """The sensor's extra failure callback: ``❌ [Airflow] READY check failed: my_model v12``."""
     try:
-        context = context if isinstance(context, dict) else {}
+        context = context if isinstance(context, Mapping) else {}  # Airflow 2's Context is no dict
         try:
             registered = context["ti"].xcom_pull(task_ids="register") or {}
         except Exception as exc:  # no ti, or XCom unreachable: still alert, with what we know
