@@ -201,14 +201,19 @@ def _ensure_worker() -> Worker:
 def _at_exit() -> None:
     worker = _worker
     if worker is not None:
-        worker.close(worker.settings.shutdown_timeout)
+        # After a flush that already timed out with nothing delivered since (an Airflow callback's bounded
+        # wait, say), waiting again only delays the exit: say what is left and go.
+        worker.close(0.0 if worker.stalled else worker.settings.shutdown_timeout)
 
 
 def _after_fork_in_child() -> None:
     """The parent's worker thread does not exist in a forked child: start afresh, lazily."""
-    global _worker, _hot, _lock
+    global _worker, _hot, _lock, _atexit_registered
     _lock = threading.RLock()
     _worker = _hot = None
+    # Some runners (Airflow 3's task runner) clear atexit handlers in the child: register again on first use.
+    atexit.unregister(_at_exit)
+    _atexit_registered = False
 
 
 if hasattr(os, "register_at_fork"):

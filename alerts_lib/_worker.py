@@ -97,6 +97,7 @@ class Worker:
         self._logged_drops = 0  # already mentioned in the log
         self._stopping = False
         self._abandon = False  # set by close() after a failed flush: stop even with alerts pending
+        self._stalled_at: int | None = None  # posts delivered when a flush last timed out
         self._transport_factory = transport
         self._thread = threading.Thread(target=self._run, name="alerts_lib-worker", daemon=True)
         self._thread.start()
@@ -125,7 +126,14 @@ class Worker:
         with self._lock:
             if done in self._flush_waiters:
                 self._flush_waiters.remove(done)
+        if not done.is_set():
+            self._stalled_at = self._stats.posts
         return done.is_set()
+
+    @property
+    def stalled(self) -> bool:
+        """A flush timed out and nothing was delivered since: Slack is not answering, waiting again is futile."""
+        return self._stalled_at is not None and self._stats.posts == self._stalled_at
 
     def close(self, timeout: float) -> bool:
         """Flush, then stop the thread; what is left is logged, never silently lost."""

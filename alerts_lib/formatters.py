@@ -298,14 +298,15 @@ def airflow_event(
                 ("try", try_number),
                 ("when", when),
                 ("reason", reason),
-                ("exception", _error_type(exception) if exception is not None else None),
+                ("exception", _error_type(exception) if isinstance(exception, BaseException) else None),
                 *fields_from(extra_fields),
             ]
         ),
         body=_error_detail(exception) if exception is not None and event != "success" else None,
         link=(url, "View log") if url else None,
         mention=mention,
-        dedup_key=f"airflow:{event}:{dag}:{to_text(task_id)}:{_error_type(exception)}",
+        # Per run: the same failure in two runs is two alerts, each with its own run id and log link.
+        dedup_key=f"airflow:{event}:{dag}:{to_text(task_id)}:{to_text(run_id)}:{_error_type(exception)}",
     )
 
 

@@ -138,3 +138,15 @@ def test_alert_is_plain_immutable_data() -> None:
     assert isinstance(alert, Alert) and alert.severity.value == "info"
     assert alert.with_env("prod").env == "prod" and alert.env is None
     assert formatters.alert("t", env="dev").with_env("prod").env == "dev"
+
+
+def test_airflow_failures_of_different_runs_are_not_merged() -> None:
+    first = formatters.airflow_event("etl", task_id="t", run_id="r1", exception=ValueError("x"))
+    second = formatters.airflow_event("etl", task_id="t", run_id="r2", exception=ValueError("x"))
+    assert first.dedup_key != second.dedup_key
+
+
+def test_airflow_string_exception_has_no_meaningless_type_field() -> None:
+    alert = formatters.airflow_event("etl", task_id="t", exception="Task killed externally")
+    assert "exception" not in dict(alert.fields)
+    assert alert.text == "🔥 [Airflow] task failed: etl.t: Task killed externally"

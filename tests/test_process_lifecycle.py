@@ -105,3 +105,40 @@ def test_cli_check() -> None:
     assert TOKEN not in bad.stdout + bad.stderr
     unset = cli("check", env={})
     assert unset.returncode == 1 and "SLACK_WEBHOOK_URL is not set" in unset.stdout
+
+
+def test_exit_does_not_wait_again_after_a_flush_already_timed_out(slack: FakeSlack) -> None:
+    slack.mode = "hang"
+    started = time.monotonic()
+    result = run_python(
+        """
+        import alerts_lib
+        alerts_lib.send_slack_alert('callback alert')
+        assert alerts_lib.flush(1) is False  # what an Airflow callback does: a bounded wait
+        """,
+        {"SLACK_WEBHOOK_URL": slack.url, "ALERTS_SHUTDOWN_TIMEOUT": "5"},
+    )
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert elapsed < 4, f"exit waited {elapsed:.1f} s after a flush had already given up"
+    assert "still undelivered at shutdown" in result.stderr and "callback alert" in result.stderr
+
+
+def test_forked_child_that_clears_atexit_still_flushes_at_exit(slack: FakeSlack) -> None:
+    result = run_python(
+        """
+        import atexit, os, sys
+        import alerts_lib
+        alerts_lib.send_slack_alert('parent')
+        alerts_lib.flush(5)
+        pid = os.fork()
+        if pid == 0:
+            atexit._clear()  # as Airflow 3's task runner does in its forked task process
+            alerts_lib.send_slack_alert('child, delivered by the exit flush')
+            sys.exit(0)
+        os.waitpid(pid, 0)
+        """,
+        {"SLACK_WEBHOOK_URL": slack.url},
+    )
+    assert result.returncode == 0, result.stderr
+    assert slack.delivered_texts() == ["parent", "child, delivered by the exit flush"]
