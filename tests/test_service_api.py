@@ -1,7 +1,5 @@
 """The HTTP API of the model service: each endpoint, routing, and bad input."""
 
-# ruff: noqa: F811  (pytest fixtures are imported from tests/support/service_fixtures.py by name)
-
 from __future__ import annotations
 
 from typing import Any
@@ -11,14 +9,7 @@ from fastapi.testclient import TestClient
 
 from fastapi_app.model import LinearModel
 from fastapi_app.registry import FileRegistry
-from tests.support.service_fixtures import (  # noqa: F401
-    ClientFactory,
-    _no_service_env,
-    alerts,
-    client,
-    make_client,
-    registry,
-)
+from tests.support.service_fixtures import ClientFactory
 from tests.support.service_helpers import ADMIN_TOKEN, FEATURES, expected
 
 

@@ -1,7 +1,5 @@
 """Health: degraded states from a missing or corrupt registry, and alerts only on transitions."""
 
-# ruff: noqa: F811  (pytest fixtures are imported from tests/support/service_fixtures.py by name)
-
 from __future__ import annotations
 
 import shutil
@@ -9,13 +7,7 @@ from typing import Any
 
 from fastapi_app.registry import FileRegistry
 from fastapi_app.seed import demo_weights
-from tests.support.service_fixtures import (  # noqa: F401
-    ClientFactory,
-    _no_service_env,
-    alerts,
-    make_client,
-    registry,
-)
+from tests.support.service_fixtures import ClientFactory
 from tests.support.service_helpers import AUTH, FEATURES, MODEL
 
 STARTED = "🚀 [FastAPI] FastAPI started · dev"

@@ -1,7 +1,5 @@
 """POST /variant/{alias}/reload: authentication, hot swap, failures, and swaps racing predictions."""
 
-# ruff: noqa: F811  (pytest fixtures are imported from tests/support/service_fixtures.py by name)
-
 from __future__ import annotations
 
 import threading
@@ -12,14 +10,7 @@ from fastapi.testclient import TestClient
 
 from fastapi_app.registry import FileRegistry
 from fastapi_app.seed import demo_weights
-from tests.support.service_fixtures import (  # noqa: F401
-    ClientFactory,
-    _no_service_env,
-    alerts,
-    client,
-    make_client,
-    registry,
-)
+from tests.support.service_fixtures import ClientFactory
 from tests.support.service_helpers import ADMIN_TOKEN, AUTH, FEATURES, MODEL, expected
 
 # -- authentication ---------------------------------------------------------------------------------------
