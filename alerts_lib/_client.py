@@ -102,9 +102,9 @@ def _usable(url: object) -> bool:
         return False
     ok = _checked_urls.get(url)
     if ok is None:
-        problem = webhook_problem(url)
+        problem = webhook_problem(url, f"webhook_url {mask_url(url)}")
         if problem:
-            logger.error("alerts_lib: webhook_url %s: %s; alert not sent", mask_url(url), problem.split(" ", 1)[1])
+            logger.error("alerts_lib: %s; alert not sent", problem)
         else:
             protect(url)
         ok = _checked_urls[url] = problem is None

@@ -56,13 +56,13 @@ def _clean_blocks(blocks: object) -> list[dict[str, Any]]:
     return clean
 
 
-def dedup_text(payload: Payload) -> str:
+def text_of(payload: Payload) -> str:
     return str(payload.get("text", ""))
 
 
 def text_only(payload: Payload) -> Payload:
     """The same alert without blocks: what we send when Slack rejects its blocks (``_policy.blocks_rejected``)."""
-    return {"text": dedup_text(payload) or "(alert)", **_NO_UNFURL}
+    return {"text": text_of(payload) or "(alert)", **_NO_UNFURL}
 
 
 def has_blocks(payload: Payload) -> bool:
@@ -79,7 +79,7 @@ def batch_size(payloads: Sequence[Payload]) -> int:
         if has_blocks(payload) != kind:
             break
         more_blocks = len(payload.get("blocks", ())) + (1 if count else 0)
-        more_text = len(dedup_text(payload)) + (1 if count else 0)
+        more_text = len(text_of(payload)) + (1 if count else 0)
         if count and (blocks + more_blocks > MAX_BLOCKS - _NOTE_RESERVE or text + more_text > MAX_TEXT - 200):
             break
         blocks, text, count = blocks + more_blocks, text + more_text, count + 1
@@ -90,7 +90,7 @@ def combine(payloads: Sequence[Payload]) -> Payload:
     """One post carrying every payload (as sized by :func:`batch_size`), in order."""
     if len(payloads) == 1:
         return dict(payloads[0])
-    text = clip("\n".join(dedup_text(p) for p in payloads), MAX_TEXT)
+    text = clip("\n".join(text_of(p) for p in payloads), MAX_TEXT)
     combined: Payload = {"text": text, **_NO_UNFURL}
     if has_blocks(payloads[0]):
         blocks: list[dict[str, Any]] = []
@@ -106,7 +106,7 @@ def annotate(payload: Payload, note: str) -> Payload:
     """``payload`` with a note from alerts_lib itself (drops, repeats) visible in Slack."""
     out = dict(payload)
     safe = escape(note, 500)
-    out["text"] = clip(f"{dedup_text(payload)}\n_{safe}_", MAX_TEXT)
+    out["text"] = clip(f"{text_of(payload)}\n_{safe}_", MAX_TEXT)
     if has_blocks(payload):
         blocks = list(payload["blocks"])
         if len(blocks) >= MAX_BLOCKS:

@@ -47,6 +47,20 @@ def mask_url(url: str | None) -> str:
     return f"{parts.scheme or '?'}://{host}/" + "/".join(masked)
 
 
+def secret_parts(url: str) -> dict[str, str]:
+    """Each string of ``url`` that lets someone post (the URL, its path, its token) and how to show it."""
+    masked = mask_url(url)
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        path = ""
+    parts = {url: masked}
+    if len(path) > 8:  # a real webhook path, not "/" or "/hook"
+        parts[path] = "/" + masked.split("/", 3)[-1]
+        parts[path.rsplit("/", 1)[-1]] = "****"
+    return {secret: shown for secret, shown in parts.items() if secret}
+
+
 class _Secrets:
     """The secret strings seen so far (full URL and its path), longest first so the full URL wins."""
 
@@ -55,16 +69,9 @@ class _Secrets:
         self.items: tuple[tuple[str, str], ...] = ()
 
     def add(self, url: str) -> None:
-        try:
-            path = urlsplit(url).path
-        except ValueError:
-            path = ""
-        new = {url: mask_url(url)}
-        if len(path) > 8:
-            new[path] = mask_url(url).split("/", 3)[-1]
-            new[path.rsplit("/", 1)[-1]] = "****"
+        new = secret_parts(url)
         with self._lock:
-            merged = dict(self.items) | {k: v for k, v in new.items() if k}
+            merged = dict(self.items) | new
             self.items = tuple(sorted(merged.items(), key=lambda kv: -len(kv[0])))
 
     def scrub(self, text: str) -> str:

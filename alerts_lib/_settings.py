@@ -74,19 +74,19 @@ class Settings(BaseSettings):
         return out
 
 
-def webhook_problem(url: str) -> str | None:
-    """Why ``url`` cannot be a webhook URL, in words without the secret; None when it looks usable."""
+def webhook_problem(url: str, name: str = "SLACK_WEBHOOK_URL") -> str | None:
+    """Why ``url`` cannot be a webhook URL, in words naming ``name`` but not the secret; None when usable."""
     try:
         parts = urlsplit(url.strip())
         parts.port  # noqa: B018  (raises ValueError for a non-numeric port)
     except ValueError:
-        return "SLACK_WEBHOOK_URL is not a valid URL"
+        return f"{name} is not a valid URL"
     if parts.scheme not in ("http", "https"):
-        return "SLACK_WEBHOOK_URL must start with https:// (it looks like https://hooks.slack.com/services/T…/B…/…)"
+        return f"{name} must start with https:// (it looks like https://hooks.slack.com/services/T…/B…/…)"
     if not parts.hostname:
-        return "SLACK_WEBHOOK_URL has no host name"
+        return f"{name} has no host name"
     if parts.hostname == "hooks.slack.com" and len([p for p in parts.path.split("/") if p]) < 4:
-        return "SLACK_WEBHOOK_URL is incomplete: a Slack webhook path is /services/T…/B…/<token>"
+        return f"{name} is incomplete: a Slack webhook path is /services/T…/B…/<token>"
     return None
 
 

@@ -204,7 +204,7 @@ class Worker:
             alert = item.message if isinstance(item.message, Alert) else None
             key = item.dedup_key or (alert.dedup_key if alert else None)
             if (alert is not None and not alert.dedupe) or self._storm.admit(
-                (url, key or _payload.dedup_text(payload)), (url, payload), now
+                (url, key or _payload.text_of(payload)), (url, payload), now
             ):
                 self._route(url).pending.append(_Pending(payload))
             else:
@@ -290,8 +290,7 @@ class Worker:
     def _give_up(self, batch: list[_Pending], why: str) -> None:
         with self._lock:
             self._stats.failed += len(batch)
-        texts = " | ".join(_payload.dedup_text(p.payload)[:300] for p in batch)
-        logger.error("alerts_lib: %d alert(s) not delivered: %s. Text: %s", len(batch), why, texts)
+        logger.error("alerts_lib: %d alert(s) not delivered: %s. Text: %s", len(batch), why, _texts(batch))
 
     def _sleep_for(self) -> float | None:
         """Until the next thing to do: a webhook's next allowed post, or a storm window ending."""
@@ -322,5 +321,9 @@ class Worker:
         left = [p for r in list(self._routes.values()) for p in list(r.pending)]
         count = len(left) + self._queue.qsize()
         if count:
-            texts = " | ".join(_payload.dedup_text(p.payload)[:300] for p in left)
-            logger.error("alerts_lib: %d alert(s) still undelivered at shutdown. Text: %s", count, texts)
+            logger.error("alerts_lib: %d alert(s) still undelivered at shutdown. Text: %s", count, _texts(left))
+
+
+def _texts(pending: list[_Pending]) -> str:
+    """What undelivered alerts said, for the log: an alert given up is logged, never silently lost."""
+    return " | ".join(_payload.text_of(p.payload)[:300] for p in pending)

@@ -20,11 +20,12 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
 from . import formatters
 from ._alert import Alert
 from ._client import flush, get_settings, send_slack_alert, stats
+from ._redact import secret_parts
 from ._text import to_text
 
 __all__ = [
@@ -410,8 +411,7 @@ def _mask_in_airflow(url: str | None) -> None:
     mask_secret = _airflow_mask_secret()
     if mask_secret is None:
         return
-    path = _safe(lambda: urlsplit(url).path) or ""
-    for secret in (url, path) if len(path) > 8 else (url,):
+    for secret in secret_parts(url):
         try:
             mask_secret(secret)
         except Exception as exc:

@@ -112,7 +112,6 @@ def main() -> None:
             "ALERTS_DEADLINE": "5",
             # Every alert goes to the webhook (no storm merging), so the hang really is hit; pacing stays on.
             "ALERTS_DEDUP_WINDOW": "0",
-            "SHUTDOWN_FLUSH_TIMEOUT": "1",
             "ALERTS_SHUTDOWN_TIMEOUT": "1",
         }
         with running_service(env, Path(tmp)) as svc:

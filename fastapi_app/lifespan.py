@@ -52,15 +52,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        await _flush_alerts(settings.shutdown_flush_timeout)
-
-
-async def _flush_alerts(timeout: float) -> None:
-    """Give queued alerts ``timeout`` seconds to reach Slack; never hold shutdown longer than that (+1 s)."""
-    try:
-        done = await asyncio.wait_for(asyncio.to_thread(alerts_lib.flush, timeout), timeout + 1.0)
-    except Exception as exc:  # a timeout or a library failure must not turn shutdown into a crash
-        log.warning("alert flush on shutdown did not finish: %s", type(exc).__name__)
-        return
-    if not done:
-        log.warning("some alerts were still pending after %.1f s at shutdown", timeout)
+        # Bounded by ALERTS_SHUTDOWN_TIMEOUT, off the event loop; aflush never raises.
+        timeout = alerts_lib.get_settings().shutdown_timeout
+        if not await alerts_lib.aflush(timeout):
+            log.warning("some alerts were still pending after %.1f s at shutdown", timeout)

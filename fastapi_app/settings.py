@@ -30,7 +30,6 @@ class ServiceSettings(BaseSettings):
     allow_unauthenticated_reload: bool = Field(default=False, validation_alias="ALLOW_UNAUTHENTICATED_RELOAD")
     model_registry_dir: str = Field(default="./model_registry", validation_alias="MODEL_REGISTRY_DIR")
     max_body_bytes: int = Field(default=1_048_576, ge=1024, validation_alias="MAX_BODY_BYTES")
-    shutdown_flush_timeout: float = Field(default=3.0, ge=0, le=60, validation_alias="SHUTDOWN_FLUSH_TIMEOUT")
 
     @field_validator("model_name")
     @classmethod

@@ -106,7 +106,6 @@ def test_shutdown_is_bounded_when_slack_hangs(tmp_path: Path) -> None:
             tmp_path / "reg",
             slack.url,
             ALERTS_DEADLINE="60",
-            SHUTDOWN_FLUSH_TIMEOUT="1",
             ALERTS_SHUTDOWN_TIMEOUT="1",
         )
         with running_service(env, tmp_path) as svc:
