@@ -81,6 +81,12 @@ class Alert:
     # False for state changes (hot-swapped, degraded, recovered): each is news, and merging them would
     # leave Slack showing a stale state until the storm window ends. Errors keep storm control.
     dedupe: bool = True
+    # What routing and Alertmanager need: a stable name per kind of alert (``ServiceHealth``,
+    # ``AirflowTaskFailed``), identity labels (model, alias, dag_id …) and, for alerts that open and close,
+    # a state: "firing" then "resolved" (degraded → recovered is one ServiceHealth alert). None: an event.
+    name: str | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+    state: str | None = None
 
     def with_env(self, env: str | None) -> Alert:
         """The same alert labelled with ``env`` unless it already has one."""

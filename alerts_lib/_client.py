@@ -41,6 +41,7 @@ def send_slack_alert(
     webhook_url: str | None = None,
     dedup_key: str | None = None,
     blocks: list[dict[str, Any]] | None = None,
+    destination: str | None = None,
     **unknown: object,
 ) -> bool:
     """Queue ``message`` for Slack and return at once; never raises, whatever Slack or the arguments do.

@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     )
     min_interval: float = Field(default=1.0, ge=0, le=60, description="Seconds between posts to one webhook.")
     shutdown_timeout: float = Field(default=5.0, ge=0, le=120, description="Seconds to flush at interpreter exit.")
+    give_up_after: float = Field(
+        default=3600.0, gt=0, le=7 * 86_400, description="Seconds a transient failure is retried, from when raised."
+    )
+    config: str | None = Field(default=None, description="TOML file of destinations and routes (ALERTS_CONFIG).")
+    spool_dir: str | None = Field(default=None, description="Directory of the durable spool; unset: memory only.")
+    spool_max: int = Field(default=10_000, ge=1, le=10_000_000, description="Alerts kept in the spool at most.")
 
     @field_validator("webhook_url", mode="before")
     @classmethod

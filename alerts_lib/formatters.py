@@ -42,9 +42,13 @@ def alert(
     dedup_key: str | None = None,
     mention: str | None = None,
     dedupe: bool = True,
+    name: str | None = None,
+    labels: Mapping[str, object] | None = None,
+    state: str | None = None,
 ) -> Alert:
     """A generic alert: a title, a severity and key/value fields. ``dedupe=False`` exempts a state change
-    from storm control."""
+    from storm control; ``name``/``labels`` identify it (routing, Alertmanager); ``state`` is "firing" or
+    "resolved" for alerts that open and close."""
     return Alert(
         title=to_text(title),
         source=source,
@@ -56,6 +60,9 @@ def alert(
         dedup_key=dedup_key,
         mention=mention,
         dedupe=dedupe,
+        name=name,
+        labels=_labels(labels),
+        state=state,
     )
 
 
@@ -76,6 +83,8 @@ def service_started(
         fields=fields_from(fields),
         emoji="🚀",
         dedupe=False,
+        name="ServiceStarted",
+        labels=_labels({"service": service}),
     )
 
 
@@ -118,6 +127,8 @@ def hotswap_succeeded(
             ]
         ),
         dedupe=False,
+        name="ModelHotswapped",
+        labels=_labels({"model": model, "alias": _model_ref(alias)}),
     )
 
 
@@ -139,6 +150,8 @@ def hotswap_failed(
         env=env,
         fields=fields_from([("model", model), ("alias", _model_ref(alias)), ("version", version)]),
         body=_error_detail(error),
+        name="ModelHotswapFailed",
+        labels=_labels({"model": model, "alias": _model_ref(alias)}),
     )
 
 
@@ -159,6 +172,9 @@ def health_degraded(
         env=env,
         fields=fields_from(details),
         dedupe=False,  # sent on transitions only, and each one is news
+        name="ServiceHealth",
+        labels=_labels({"service": source}),
+        state="firing",
     )
 
 
@@ -175,6 +191,9 @@ def health_recovered(
         severity=Severity.SUCCESS,
         env=env,
         dedupe=False,
+        name="ServiceHealth",
+        labels=_labels({"service": source}),
+        state="resolved",
     )
 
 
@@ -206,6 +225,8 @@ def prediction_error(
         ),
         body=_error_detail(error),
         dedup_key=f"prediction-error:{to_text(alias)}:{_error_type(error)}",
+        name="PredictionError",
+        labels=_labels({"model": model, "alias": _model_ref(alias) if alias is not None else None}),
     )
 
 
@@ -229,6 +250,8 @@ def model_registered(
         env=env,
         fields=fields_from([("run_id", run_id)]),
         dedupe=False,
+        name="ModelRegistered",
+        labels=_labels({"model": model, "alias": _model_ref(alias) if alias is not None else None}),
     )
 
 
@@ -248,15 +271,17 @@ def readiness_check_failed(
         severity=Severity.ERROR,
         env=env,
         body=None if reason is None else to_text(reason),
+        name="ModelReadinessFailed",
+        labels=_labels({"model": model}),
     )
 
 
 AirflowEvent = Literal["failed", "retry", "success"]
 
-_AIRFLOW_EVENTS: dict[str, tuple[Severity, str]] = {
-    "failed": (Severity.CRITICAL, "failed"),
-    "retry": (Severity.WARNING, "up for retry"),
-    "success": (Severity.SUCCESS, "succeeded"),
+_AIRFLOW_EVENTS: dict[str, tuple[Severity, str, str]] = {
+    "failed": (Severity.CRITICAL, "failed", "Failed"),
+    "retry": (Severity.WARNING, "up for retry", "Retry"),
+    "success": (Severity.SUCCESS, "succeeded", "Succeeded"),
 }
 
 
@@ -276,7 +301,7 @@ def airflow_event(
     env: str | None = None,
 ) -> Alert:
     """``🔥 [Airflow] task failed: my_dag.train`` (or ``DAG failed``, ``up for retry``, ``succeeded``)."""
-    severity, verb = _AIRFLOW_EVENTS.get(event, _AIRFLOW_EVENTS["failed"])
+    severity, verb, suffix = _AIRFLOW_EVENTS.get(event, _AIRFLOW_EVENTS["failed"])
     dag = to_text(dag_id) if dag_id is not None else "unknown_dag"
     if task_id is not None:
         title = f"task {verb}: {dag}.{to_text(task_id)}"
@@ -307,7 +332,16 @@ def airflow_event(
         mention=mention,
         # Per run: the same failure in two runs is two alerts, each with its own run id and log link.
         dedup_key=f"airflow:{event}:{dag}:{to_text(task_id)}:{to_text(run_id)}:{_error_type(exception)}",
+        name=f"Airflow{'Task' if task_id is not None else 'Dag'}{suffix}",
+        labels=_labels({"dag_id": dag, "task_id": task_id}),
     )
+
+
+def _labels(values: Mapping[str, object] | None) -> tuple[tuple[str, str], ...]:
+    """Identity labels as an Alert keeps them: text, empty values dropped, sorted so equal sets compare equal."""
+    if not values:
+        return ()
+    return tuple(sorted((to_text(k), to_text(v)) for k, v in values.items() if v is not None and v != ""))
 
 
 def _names(values: Sequence[object]) -> list[str]:

@@ -1,0 +1,63 @@
+"""What the delivery core needs from a destination kind: render an alert, batch renders into one post, and
+classify the answer. No I/O here and none in a destination module: the core's worker does the HTTP, the pacing,
+the retries and the spool, identically for every kind (one decision core, never a retry loop per flavour).
+
+A *render* is plain JSON data (a dict): the worker keeps it in memory and, with ``ALERTS_SPOOL_DIR``, on disk,
+so it must never contain a secret (the URL is not part of it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+from .._alert import Alert
+from .._policy import Outcome
+
+Render = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One post: how many renders from the head of a lane it carries, and the JSON body to send."""
+
+    count: int
+    body: Any  # JSON-encodable: a dict (Slack, Teams) or a list (Alertmanager)
+
+
+class Destination(Protocol):
+    """One configured destination (``[destinations.<name>]``). Each URL in ``urls`` gets its own lane."""
+
+    kind: ClassVar[str]  # "slack", "teams", "alertmanager"
+    name: str  # the configuration's name; "default" for SLACK_WEBHOOK_URL
+    urls: tuple[str, ...]  # secrets for Slack and Teams: never logged, never stored (see fingerprint)
+    min_interval: float  # seconds between posts on one lane
+
+    def render(self, alert: Alert, *, now: float) -> Render:
+        """``alert`` (already labelled with its env) as this destination shows it; ``now`` is wall-clock time."""
+        ...
+
+    def render_text(self, text: str, *, now: float) -> Render:
+        """A plain string message (the caller's own text; for Slack, its own mrkdwn)."""
+        ...
+
+    def annotate(self, render: Render, note: str) -> Render:
+        """``render`` with a note from alerts_lib itself (drops, repeats, delay) visible to the reader."""
+        ...
+
+    def batch(self, renders: Sequence[Render]) -> Batch:
+        """As many renders from the head as fit one post (at least one), and that post's body."""
+        ...
+
+    def classify(self, status: int, body: str, headers: Mapping[str, str]) -> Outcome:
+        """The verdict on one HTTP answer: delivered, retry (when) or permanent (why, in words)."""
+        ...
+
+    def mask(self, url: str) -> str:
+        """How ``url`` is shown in logs and ``check``: enough to tell URLs apart, nothing to post with."""
+        ...
+
+    def resends(self, now: float) -> list[Render]:
+        """Renders to post again now (Alertmanager re-sends firing alerts); empty for most kinds."""
+        ...
