@@ -52,6 +52,8 @@ class Stats:
     failed: int = 0  # given up: permanent error or retries exhausted
     suppressed: int = 0  # identical alerts merged by storm control
     last_error: str | None = None
+    # The same counters per destination name ("default" for SLACK_WEBHOOK_URL); the totals above add them up.
+    destinations: dict[str, Stats] = field(default_factory=dict)
 
 
 @dataclass(eq=False)  # identity, not value: two identical alerts are two alerts
