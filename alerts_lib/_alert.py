@@ -1,30 +1,19 @@
-"""The alert object formatters return, and how it renders to a Slack payload.
+"""The alert object formatters return: data only.
 
-An :class:`Alert` keeps raw, untrusted values; rendering is the single place where they are escaped and
-cut to Slack's Block Kit limits, so an alert built by hand is as safe as one built by a formatter.
+An :class:`Alert` keeps raw, untrusted values. Each destination (``destinations/``) renders and escapes it its
+own way, so an alert built by hand is as safe as one built by a formatter.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from enum import Enum
-from typing import Any
 
-from ._text import TRUNCATED, clip, code_block, escape, to_text
+from ._text import clip, to_text
 
-# Slack's limits (https://api.slack.com/reference/block-kit/blocks).
-MAX_BLOCKS = 50
-MAX_SECTION_TEXT = 3000
-MAX_FIELDS = 10
-MAX_FIELD_TEXT = 2000
-MAX_TEXT = 40_000
-# Our own, tighter limits: a title is one line of a notification, a fallback text is a summary.
+# A title is one line of a notification, whatever the destination.
 MAX_TITLE = 150
-MAX_FALLBACK_TEXT = 3000
-MAX_CONTEXT_TEXT = 300
-
-Payload = dict[str, Any]
 
 
 class Severity(str, Enum):
@@ -62,7 +51,7 @@ _EMOJI = {
 
 @dataclasses.dataclass(frozen=True)
 class Alert:
-    """One alert: what happened, where, how bad. Immutable data; :meth:`payload` renders it for Slack.
+    """One alert: what happened, where, how bad. Immutable data; each destination renders it.
 
     All values are untrusted and escaped at render time, except ``mention``, which is meant to ping
     (``<!here>``, ``<@U123>``, ``<!subteam^S1>``) and must come from configuration, never from an error.
@@ -92,62 +81,29 @@ class Alert:
         """The same alert labelled with ``env`` unless it already has one."""
         return self if self.env or not env else dataclasses.replace(self, env=env)
 
+    def with_mention(self, mention: str | None) -> Alert:
+        return dataclasses.replace(self, mention=mention)
+
     @property
     def text(self) -> str:
-        """The one-line fallback/notification text, e.g. ``🔁 [FastAPI] model @A hot-swapped to v9 · prod``."""
-        return f"{self.mention} {self._headline()}" if self.mention else self._headline()
+        """The one-line headline as plain text, e.g. ``🔁 [FastAPI] my_model@A hot-swapped to v9 · prod``.
 
-    def _headline(self) -> str:
+        For logs and tests; each destination renders (and escapes) the alert its own way.
+        """
         line = f"{self.emoji or self.severity.emoji} "
         if self.source:
-            line += f"[{escape(self.source, 40)}] "
-        line += escape(self.title, MAX_TITLE)
+            line += f"[{clip(self.source, 40)}] "
+        line += clip(" ".join(self.title.split()), MAX_TITLE)
         if self.env:
-            line += f" · {escape(self.env, 40)}"
-        return line
+            line += f" · {clip(self.env, 40)}"
+        return f"{self.mention} {line}" if self.mention else line
 
-    def payload(self) -> Payload:
-        """The Slack webhook payload: fallback ``text`` plus Block Kit ``blocks``, within Slack's limits."""
-        blocks: list[dict[str, Any]] = []
-        headline = f"*{self._headline()}*"
-        blocks.append(_section(f"{self.mention} {headline}" if self.mention else headline))
-        fields = [(to_text(k), to_text(v)) for k, v in self.fields]
-        if fields:
-            shown = fields[:MAX_FIELDS]
-            if len(fields) > MAX_FIELDS:
-                shown = fields[: MAX_FIELDS - 1]
-                shown.append(("more", f"{len(fields) - len(shown)} more fields {TRUNCATED}"))
-            blocks.append(
-                {
-                    "type": "section",
-                    "fields": [{"type": "mrkdwn", "text": _field(label, value)} for label, value in shown],
-                }
-            )
-        if self.body:
-            blocks.append(_section(code_block(self.body, MAX_SECTION_TEXT)))
-        if self.link and safe_url(self.link[0]):
-            url, label = self.link
-            blocks.append(_section(f"<{safe_url(url)}|{escape(label, 80) or 'link'}>"))
-        context = " · ".join(
-            part
-            for part in (
-                f"source: *{escape(self.source, 40)}*" if self.source else "",
-                f"env: *{escape(self.env, 40)}*" if self.env else "",
-                f"severity: {self.severity.value}",
-            )
-            if part
-        )
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
-        return {"text": self.text, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_SECTION_TEXT)}}
-
-
-def _field(label: str, value: str) -> str:
-    head = f"*{escape(label, 100)}*\n"
-    return head + escape(value, MAX_FIELD_TEXT - len(head))
+    @property
+    def storm_key(self) -> Hashable:
+        """What makes two alerts "the same" for storm control, computed without rendering anything."""
+        if self.dedup_key:
+            return self.dedup_key
+        return (self.title, self.source, self.severity, self.name, self.labels, self.env)
 
 
 def safe_url(url: object) -> str | None:

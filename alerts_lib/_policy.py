@@ -1,7 +1,8 @@
 """What to make of an attempt's result: deliver, retry (and when), or give up.
 
 Pure functions, no I/O, no clock: the worker asks them, tests table-drive them. There is exactly one
-copy of this logic; every caller, sync or async, reaches Slack through the same worker that asks it.
+copy of this logic; every caller, sync or async, and every destination goes through the same worker that asks
+it. A destination module only turns its answers into an :class:`Outcome` (its error codes in words).
 """
 
 from __future__ import annotations
@@ -30,51 +31,13 @@ class Outcome:
     code: str | None = None  # Slack's error code, e.g. "channel_not_found"
 
 
-# Slack's answers, in words an operator can act on (https://api.slack.com/messaging/webhooks#handling_errors).
-SLACK_ERRORS: dict[str, str] = {
-    "invalid_payload": "Slack could not read the message (malformed JSON or invalid blocks)",
-    "invalid_blocks": "the message's blocks break Block Kit's rules",
-    "invalid_blocks_format": "the message's blocks are not a valid Block Kit array",
-    "user_not_found": "the user the message was addressed to does not exist",
-    "action_prohibited": "a workspace admin restricted posting to this channel",
-    "invalid_token": "the webhook's token is invalid: the app was uninstalled or the URL is wrong",
-    "channel_not_found": "the webhook's channel was deleted or the app lost access to it",
-    "no_service": "the webhook was revoked or disabled: create a new one",
-    "no_service_id": "the webhook URL is incomplete (no service id)",
-    "no_team": "the webhook URL is incomplete or its workspace was deleted",
-    "team_disabled": "the Slack workspace is disabled",
-    "channel_is_archived": "the webhook's channel is archived: unarchive it or point the webhook elsewhere",
-    "posting_to_general_channel_denied": "only admins may post to this #general channel",
-    "too_many_attachments": "the message has too many attachments",
-    "rollup_error": "Slack had an internal error",
-}
-
-
-# Answers meaning "your blocks are wrong": the same alert as plain text will be accepted.
-BLOCKS_REJECTED = frozenset({"invalid_payload", "invalid_blocks", "invalid_blocks_format"})
-
-
-def blocks_rejected(outcome: Outcome) -> bool:
-    return outcome.verdict is Verdict.PERMANENT and outcome.code in BLOCKS_REJECTED
-
-
-def classify_response(status: int, body: str, retry_after_header: str | None = None) -> Outcome:
-    """Slack answers 200 ``ok``; 429 and 5xx are worth another try; every other 4xx never will be."""
-    code = body.strip()[:60] or None
-    if status == 200:
+def classify_status(status: int, reason: str, retry_after: float | None = None, *, code: str | None = None) -> Outcome:
+    """The verdict every HTTP destination shares: 2xx delivered; 429, 408 and 5xx are worth another try
+    (``Retry-After`` honoured); every other 4xx never will be, so retrying only risks the webhook being disabled."""
+    if 200 <= status < 300:
         return Outcome(Verdict.DELIVERED, "ok", status=status, code=code)
-    words = SLACK_ERRORS.get(code or "", "")
-    reason = f"HTTP {status} {code or ''}".rstrip() + (f": {words}" if words else "")
-    if status == 429:
-        return Outcome(
-            Verdict.RETRY,
-            reason + ": rate limited by Slack",
-            retry_after=parse_retry_after(retry_after_header),
-            status=status,
-            code=code,
-        )
-    if status >= 500 or status == 408:
-        return Outcome(Verdict.RETRY, reason, retry_after=parse_retry_after(retry_after_header), status=status)
+    if status == 429 or status == 408 or status >= 500:
+        return Outcome(Verdict.RETRY, reason, retry_after=retry_after, status=status, code=code)
     return Outcome(Verdict.PERMANENT, reason, status=status, code=code)
 
 
@@ -111,21 +74,28 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """slack_sdk-style: exponential backoff with full jitter, but a server's ``Retry-After`` always wins."""
+    """Retry a transient failure for as long as an outage lasts, up to ``give_up_after`` seconds from when the
+    alert was raised: exponential backoff with jitter capped at ``backoff_max`` (so an alert is delivered within
+    about that long after the destination is back), but a server's ``Retry-After`` always wins."""
 
-    max_retries: int = 5
+    give_up_after: float = 3600.0
     backoff_base: float = 1.0
     backoff_max: float = 30.0
     max_retry_after: float = 300.0
 
     def delay(self, failures: int, outcome: Outcome, rng: random.Random | None = None) -> float | None:
-        """Seconds to wait before retry number ``failures`` (1-based); None when the budget is spent."""
-        if outcome.verdict is not Verdict.RETRY or failures > self.max_retries:
+        """Seconds to wait before retry number ``failures`` (1-based); None when the outcome is not retried."""
+        if outcome.verdict is not Verdict.RETRY:
             return None
         if outcome.retry_after is not None:
-            # Honour Slack, plus a little jitter so many processes sharing a webhook do not retry in lockstep.
+            # Honour the server, plus a little jitter so many processes sharing a webhook do not retry in lockstep.
             wait = min(outcome.retry_after, self.max_retry_after)
             return wait + (rng or random).uniform(0, 0.1 * max(wait, 1.0))
-        ceiling = min(self.backoff_max, self.backoff_base * 2.0 ** (failures - 1))
+        exponent = min(max(failures, 1) - 1, 60)  # 2**60 s is past any cap; bounded so it never overflows
+        ceiling = min(self.backoff_max, self.backoff_base * 2.0**exponent)
         # "Equal jitter": at least half the ceiling, so retries do not collapse to zero delay.
         return ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
+
+    def expired(self, age: float) -> bool:
+        """True when an alert ``age`` seconds old is given up on its next transient failure."""
+        return age >= self.give_up_after

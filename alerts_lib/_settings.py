@@ -7,6 +7,7 @@ typo in ``ALERTS_DEADLINE`` must not take down the service or DAG that imports u
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,7 +33,6 @@ class Settings(BaseSettings):
     connect_timeout: float = Field(default=3.0, gt=0, le=60, description="Seconds to open a connection.")
     read_timeout: float = Field(default=5.0, gt=0, le=120, description="Seconds between bytes of the answer.")
     deadline: float = Field(default=10.0, gt=0, le=300, description="Hard total seconds for one attempt.")
-    max_retries: int = Field(default=5, ge=0, le=20, description="Retries of a transient failure before giving up.")
     backoff_base: float = Field(default=1.0, ge=0, le=60, description="First retry delay; doubles each retry.")
     backoff_max: float = Field(default=30.0, ge=0, le=600, description="Longest delay between retries.")
     max_retry_after: float = Field(default=300.0, ge=0, le=3600, description="Longest Retry-After honoured.")
@@ -96,8 +96,22 @@ def webhook_problem(url: str, name: str = "SLACK_WEBHOOK_URL") -> str | None:
     return None
 
 
+# Settings that existed once, and what replaced them: said once in the log instead of silently ignored.
+RETIRED = {
+    "max_retries": "transient failures are now retried until the alert is ALERTS_GIVE_UP_AFTER seconds old",
+}
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment plus ``overrides``; invalid values are logged and replaced by defaults."""
+    for name, why in RETIRED.items():
+        if name in overrides or _env_name(name) in os.environ:
+            logger.warning("alerts_lib: %s is no longer used: %s", _env_name(name), why)
+            overrides.pop(name, None)
+    unknown = sorted(k for k in overrides if k not in Settings.model_fields)
+    if unknown:
+        logger.warning("alerts_lib: ignoring unknown settings %s", unknown)
+    overrides = {k: v for k, v in overrides.items() if k in Settings.model_fields}
     overrides = {k: v for k, v in overrides.items() if v is not None or k == "webhook_url"}
     for _ in range(len(Settings.model_fields) + 1):
         try:

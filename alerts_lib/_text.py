@@ -15,6 +15,8 @@ _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 def to_text(value: object) -> str:
     """Any value as valid UTF-8 text: bytes are decoded, lone surrogates replaced, ``repr`` never raises."""
     if isinstance(value, str):
+        if value.isascii():
+            return value  # the common case, on the caller's thread: keep it cheap
         text = value
     elif isinstance(value, (bytes, bytearray, memoryview)):
         text = bytes(value).decode("utf-8", "replace")
@@ -22,6 +24,8 @@ def to_text(value: object) -> str:
         text = str(_safe_str(value)) or type(value).__name__
     else:
         text = _safe_str(value)
+    if text.isascii():
+        return text
     # Lone surrogates cannot be encoded as UTF-8 and would fail at JSON-encoding time, on the worker.
     return text.encode("utf-8", "replace").decode("utf-8")
 

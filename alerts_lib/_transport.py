@@ -1,9 +1,10 @@
-"""One HTTP attempt, bounded by a hard total deadline.
+"""One HTTP attempt, bounded by a hard total deadline, for any destination.
 
 httpx timeouts are per operation: a server that trickles one byte every half second resets the read
-timeout forever. The attempt therefore runs on the async client under ``asyncio.wait_for``, which cancels
+timeout forever. Each attempt therefore runs on the async client under ``asyncio.wait_for``, which cancels
 it (and closes its connection) when the deadline passes, whatever the server is doing. The event loop is
-private to the worker thread, so no caller's loop is ever touched.
+the worker's own, so no caller's loop is ever touched, and lanes post concurrently: a hanging destination
+holds only its own lane.
 """
 
 from __future__ import annotations
@@ -11,25 +12,29 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
 
-from ._policy import Outcome, Verdict, classify_error, classify_response
+from ._policy import Outcome, Verdict, classify_error
 from ._settings import Settings
 
 logger = logging.getLogger("alerts_lib")
 
 _HEADERS = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "alerts_lib"}
+_MAX_ANSWER = 4096  # characters of an answer kept for classification: error codes are short
+
+Classify = Callable[[int, str, Mapping[str, str]], Outcome]
 
 
-def encode(payload: dict[str, Any]) -> bytes:
-    """JSON as Slack wants it: UTF-8, emoji kept as is, anything unencodable replaced rather than raising."""
-    return json.dumps(payload, ensure_ascii=False, default=str).encode("utf-8", "replace")
+def encode(body: Any) -> bytes:
+    """JSON as the destinations want it: UTF-8, emoji kept as is, anything unencodable replaced rather than raising."""
+    return json.dumps(body, ensure_ascii=False, default=str).encode("utf-8", "replace")
 
 
 class Transport:
-    """Posts payloads; owned and used by a single thread."""
+    """Posts bodies; owned by the worker's event loop, shared by every lane (one connection pool)."""
 
     def __init__(self, settings: Settings) -> None:
         self._deadline = settings.deadline
@@ -39,34 +44,29 @@ class Transport:
             write=settings.read_timeout,
             pool=settings.connect_timeout,
         )
-        self._loop = asyncio.new_event_loop()
         self._client: httpx.AsyncClient | None = None
 
-    def post(self, url: str, payload: dict[str, Any]) -> Outcome:
+    async def post(self, url: str, body: Any, classify: Classify) -> Outcome:
         """Post once; never raises, returns within the deadline (plus scheduling noise)."""
         try:
-            return self._loop.run_until_complete(self._post(url, encode(payload)))
-        except Exception as exc:  # a bug or an exotic failure must cost one alert, never the worker
+            return await self._post(url, encode(body), classify)
+        except Exception as exc:  # a bug or an exotic failure must cost one attempt, never the worker
             return Outcome(Verdict.RETRY, f"unexpected error ({type(exc).__name__})")
 
-    async def _post(self, url: str, body: bytes) -> Outcome:
+    async def _post(self, url: str, content: bytes, classify: Classify) -> Outcome:
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=self._timeout, follow_redirects=False, headers=_HEADERS)
         try:
-            response = await asyncio.wait_for(self._client.post(url, content=body), self._deadline)
+            response = await asyncio.wait_for(self._client.post(url, content=content), self._deadline)
         except (asyncio.TimeoutError, TimeoutError) as exc:
             return classify_error(TimeoutError(str(exc)), self._deadline)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, OSError) as exc:
             return classify_error(exc, self._deadline)
-        except OSError as exc:
-            return classify_error(exc, self._deadline)
-        return classify_response(response.status_code, response.text, response.headers.get("retry-after"))
+        return classify(response.status_code, response.text[:_MAX_ANSWER], response.headers)
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         try:
             if self._client is not None:
-                self._loop.run_until_complete(asyncio.wait_for(self._client.aclose(), 1.0))
+                await asyncio.wait_for(self._client.aclose(), 1.0)
         except Exception:
             logger.debug("alerts_lib: error closing the HTTP client", exc_info=False)
-        finally:
-            self._loop.close()

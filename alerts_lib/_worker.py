@@ -1,34 +1,43 @@
-"""The background worker: a bounded queue drained by one daemon thread (after sentry-python's transport worker).
+"""The background worker: a bounded queue, one event loop, one lane per destination URL.
 
-The caller's only cost is ``SimpleQueue.put_nowait`` behind a size check. Everything slow happens
-here: rendering, storm control, pacing to Slack's one post per second per webhook (combining what queued up
-meanwhile), HTTP under a hard deadline, and retries as :mod:`._policy` decides.
+The caller's only cost is ``SimpleQueue.put_nowait`` behind a size check (after sentry-python's transport
+worker). An intake thread hands what arrives to the worker's private event loop, where everything slow
+happens: routing, storm control (a repeat is a counter increment, nothing is rendered), rendering per
+destination, the spool, and one lane per destination URL. Lanes post concurrently, each with its own pace,
+backoff and ``Retry-After``, so a hanging or rate-limited destination never delays another's alerts. What to
+retry and how long to wait is :mod:`._policy`'s decision, the same for every lane.
 """
 
 from __future__ import annotations
 
-import itertools
+import asyncio
 import logging
+import os
 import queue
+import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from . import _payload
-from ._alert import Alert, Payload
-from ._policy import Outcome, RetryPolicy, Verdict, blocks_rejected
-from ._redact import mask_url
+from ._alert import Alert, Severity
+from ._config import Plan
+from ._durability import Durability, lane_key
+from ._policy import Outcome, RetryPolicy, Verdict
 from ._settings import Settings
-from ._storm import StormControl
+from ._storm import StormControl, Summary
+from ._text import clip, to_text
 from ._transport import Transport
+from .destinations.base import Destination, Render
 
 logger = logging.getLogger("alerts_lib")
 
-
-_WAKE = object()  # put on the queue to wake the worker (flush, stop); never counted against the bound
+DELAY_NOTE_AFTER = 60.0  # seconds: an alert that waited longer says so when delivered
+SPOOL_POLL = 30.0  # seconds between looks for spooled alerts that no live process holds
+MAX_BATCH_LOOK = 100  # renders offered to a destination's batch() at a time
+LOGGED_TEXTS = 20  # undelivered alerts' texts quoted in one log line, at most
 
 
 class Item(NamedTuple):
@@ -38,6 +47,20 @@ class Item(NamedTuple):
     webhook_url: str | None
     dedup_key: str | None
     blocks: object
+    destination: str | tuple[str, ...] | None = None
+
+
+class _Flush:
+    """Put on the queue by flush(): everything before it must be delivered or given up."""
+
+    __slots__ = ("done", "seq")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.seq = -1
+
+
+_WAKE = object()  # wakes the intake thread (stop); never counted against the bound
 
 
 @dataclass
@@ -45,11 +68,11 @@ class Stats:
     """Counters since the worker started (``alerts_lib.stats()``)."""
 
     queued: int = 0  # waiting in the queue or for their post
-    delivered: int = 0  # alerts Slack accepted (a combined post counts each alert in it)
-    posts: int = 0  # HTTP posts Slack accepted
+    delivered: int = 0  # alerts a destination accepted (a combined post counts each alert in it)
+    posts: int = 0  # HTTP posts accepted
     retries: int = 0  # failed attempts that were retried
-    dropped: int = 0  # refused because the queue was full
-    failed: int = 0  # given up: permanent error or retries exhausted
+    dropped: int = 0  # refused because the queue was full, or evicted from a full spool
+    failed: int = 0  # given up: permanent error, or ALERTS_GIVE_UP_AFTER passed
     suppressed: int = 0  # identical alerts merged by storm control
     last_error: str | None = None
     # The same counters per destination name ("default" for SLACK_WEBHOOK_URL); the totals above add them up.
@@ -58,274 +81,661 @@ class Stats:
 
 @dataclass(eq=False)  # identity, not value: two identical alerts are two alerts
 class _Pending:
-    payload: Payload
-    attempts: int = 0
-    plain: bool = False  # resend as text only: Slack rejected its blocks
+    render: Render
+    created: float  # wall-clock time when raised (spooled alerts keep the time of their first process)
+    seq: int
+    origin: str | None = None  # host of the process that raised it, when it was not this one
+    spool_id: int | None = None
+    fallen_back: bool = False  # resent in a simpler form once already (Slack rejected its blocks)
+    resend: bool = False  # an Alertmanager re-send of a firing alert: not a new alert
 
 
-@dataclass
-class _Route:
-    """Per-webhook state: what waits, and when the next post may go (pace, backoff or Retry-After)."""
+@dataclass(eq=False)
+class _Lane:
+    """One destination URL: what waits, and when the next post may go (pace, backoff or Retry-After)."""
 
+    dest: Destination
     url: str
+    key: str  # the spool's fingerprint of (kind, url); never the URL
+    stats: Stats
     pending: deque[_Pending] = field(default_factory=deque)
+    inflight: list[_Pending] = field(default_factory=list)
     not_before: float = 0.0
     failures: int = 0  # consecutive failed posts, for the backoff exponent
+    failing_since: float | None = None
+    warned_at: float = float("-inf")
+    unreported_drops: int = 0
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.dest.name} ({self.dest.mask(self.url)})"
 
 
 class Worker:
     def __init__(
         self,
         settings: Settings,
+        plan: Plan,
         *,
-        transport: Callable[[Settings], Any] = Transport,
+        transport: Callable[[Settings], Transport] = Transport,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
+        self.plan = plan
         self._clock = clock
         self._policy = RetryPolicy(
-            settings.max_retries, settings.backoff_base, settings.backoff_max, settings.max_retry_after
+            settings.give_up_after, settings.backoff_base, settings.backoff_max, settings.max_retry_after
         )
         # SimpleQueue is C: put_nowait is the cheapest hand-over to another thread, and a blocked get()
-        # wakes on it. It is unbounded; submit() enforces the bound, so flush/stop sentinels always fit.
+        # wakes on it. It is unbounded; submit() enforces the bound, so flush/stop markers always fit.
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._maxsize = settings.queue_size
-        self._lock = threading.Lock()  # guards stats counters written by callers, and flush waiters
-        self._flush_waiters: list[threading.Event] = []
-        self._routes: dict[str, _Route] = {}
-        self._storm: StormControl[tuple[str, Payload]] = StormControl(settings.dedup_window)
-        self._stats = Stats()
-        self._unreported_drops = 0  # not yet mentioned in a delivered message
-        self._logged_drops = 0  # already mentioned in the log
+        self._markers = 0  # flush/stop markers in the queue: not alerts, never counted as queued
+        self._lock = threading.Lock()  # guards counters written by callers
+        self._dropped = 0
+        self._reported_drops = 0
+        self._stats: dict[str, Stats] = {}
+        self._lanes: dict[tuple[str, str], _Lane] = {}
+        self._by_key: dict[str, list[_Lane]] = {}
+        self._adhoc: dict[str, Destination] = {}  # per-call webhook_url destinations
+        self._storm: StormControl[tuple[Destination, object, str | None]] = StormControl(settings.dedup_window)
+        self._flushes: list[_Flush] = []
+        self._seq = 0
+        self._origin = f"{socket.gethostname()}:{os.getpid()}"
+        self._host = socket.gethostname()
         self._stopping = False
-        self._abandon = False  # set by close() after a failed flush: stop even with alerts pending
-        self._stalled_at: int | None = None  # posts delivered when a flush last timed out
-        self._transport_factory = transport
-        self._thread = threading.Thread(target=self._run, name="alerts_lib-worker", daemon=True)
-        self._thread.start()
+        self._abandon = False
+        self._posts = 0
+        self._stalled_at: int | None = None
+        self._last_error: str | None = None
+        self._durability = Durability(settings.spool_dir, settings.spool_max) if settings.spool_dir else None
+        self._transport = transport(settings)
+        self._loop = asyncio.new_event_loop()
+        self._housekeeping = asyncio.Event()
+        self._ready = threading.Event()
+        for dest in plan.destinations.values():
+            self._lanes_of(dest)
+        self._loop_thread = threading.Thread(target=self._run_loop, name="alerts_lib-worker", daemon=True)
+        self._intake_thread = threading.Thread(target=self._run_intake, name="alerts_lib-intake", daemon=True)
+        self._loop_thread.start()
+        self._intake_thread.start()
 
     # -- caller side: must stay microseconds ------------------------------------------------------
-    def submit(self, item: tuple[object, str | None, str | None, object]) -> bool:
+    def submit(self, item: tuple[Any, ...]) -> bool:
         """Enqueue ``Item``-shaped data; the caller's whole cost, so nothing here may be slow."""
-        if self._queue.qsize() >= self._maxsize or self._stopping:
+        if self._queue.qsize() - self._markers >= self._maxsize or self._stopping:
             with self._lock:
-                self._stats.dropped += 1
-                self._unreported_drops += 1
+                self._dropped += 1
             return False
         self._queue.put_nowait(item)
         return True
 
     def flush(self, timeout: float) -> bool:
         """Wait until everything queued so far is delivered or given up, for at most ``timeout`` seconds."""
-        if not self._thread.is_alive():
+        if not self._loop_thread.is_alive() or self._loop.is_closed():
             return self._idle()
-        done = threading.Event()
+        marker = _Flush()
         with self._lock:
-            self._flush_waiters.append(done)
-        self._queue.put_nowait(_WAKE)
-        if done.wait(max(0.0, timeout)):
-            return True
-        with self._lock:
-            if done in self._flush_waiters:
-                self._flush_waiters.remove(done)
-        if not done.is_set():
-            self._stalled_at = self._stats.posts
-        return done.is_set()
+            self._markers += 1
+        self._queue.put_nowait(marker)
+        done = marker.done.wait(max(0.0, timeout))
+        if not done:
+            self._stalled_at = self._posts
+        return done
 
     @property
     def stalled(self) -> bool:
-        """A flush timed out and nothing was delivered since: Slack is not answering, waiting again is futile."""
-        return self._stalled_at is not None and self._stats.posts == self._stalled_at
+        """A flush timed out and nothing was delivered since: the destinations are not answering."""
+        return self._stalled_at is not None and self._posts == self._stalled_at
 
     def close(self, timeout: float) -> bool:
-        """Flush, then stop the thread; what is left is logged, never silently lost."""
+        """Flush, then stop; what is left stays in the spool for another process, or is logged — never lost silently."""
         flushed = self.flush(timeout)
-        if not flushed:
-            self._log_abandoned()
-            self._abandon = True
         self._stopping = True
+        if not flushed:
+            self._abandon = True
+        if self._loop_thread.is_alive() and not self._loop.is_closed():
+            try:
+                done = asyncio.run_coroutine_threadsafe(self._shutdown(flushed), self._loop)
+                done.result(timeout=2.0)
+            except Exception:
+                logger.debug("alerts_lib: worker shutdown did not finish cleanly", exc_info=True)
+        with self._lock:
+            self._markers += 1
         self._queue.put_nowait(_WAKE)
         return flushed
 
     def stats(self) -> Stats:
+        total = Stats()
+        per: dict[str, Stats] = {}
         with self._lock:
-            snapshot = Stats(**vars(self._stats))
-        snapshot.queued = self._queue.qsize() + sum(len(r.pending) for r in list(self._routes.values()))
-        return snapshot
+            dropped = self._dropped
+        for name, s in list(self._stats.items()):
+            snap = Stats(**{k: v for k, v in vars(s).items() if k != "destinations"})
+            snap.dropped += dropped
+            per[name] = snap
+            for counter in ("delivered", "posts", "retries", "failed", "suppressed", "queued"):
+                setattr(total, counter, getattr(total, counter) + getattr(snap, counter))
+            total.dropped += snap.dropped - dropped
+        total.dropped += dropped
+        waiting = max(0, self._queue.qsize() - self._markers)
+        total.queued += waiting
+        total.last_error = self._last_error
+        total.destinations = per
+        return total
 
-    # -- worker thread ------------------------------------------------------------------------------
-    def _run(self) -> None:
-        transport = self._transport_factory(self.settings)
-        try:
-            while not (self._stopping and (self._abandon or self._idle())):
-                try:
-                    first = self._queue.get(timeout=self._sleep_for())
-                except queue.Empty:
-                    first = _WAKE
-                try:
-                    self._step(transport, first)
-                except Exception as exc:  # the worker must outlive any bug in one alert
-                    logger.error("alerts_lib: internal error in the delivery worker (%s)", type(exc).__name__)
-                    logger.debug("alerts_lib: worker error detail", exc_info=True)
-        finally:
-            transport.close()
+    @property
+    def spool(self) -> Durability | None:
+        return self._durability
 
-    def _step(self, transport: Any, first: Any) -> None:
-        self._log_drops()
-        self._intake(self._clock(), first)
-        flushing = bool(self._flush_waiters) or self._stopping
-        for summary in self._storm.due(self._clock(), force=flushing):
-            url, payload = summary.sample
-            self._route(url).pending.append(_Pending(_payload.annotate(payload, summary.note)))
-        for route in list(self._routes.values()):
-            if route.pending and self._clock() >= route.not_before:
-                self._post(transport, route)
-                self._intake(self._clock())  # what arrived during the post joins the next one
-        if self._idle():
-            self._release_flushers()
+    def lane_keys(self) -> list[str]:
+        return list(self._by_key)
 
-    def _intake(self, now: float, first: Any = None) -> None:
-        default_url = self.settings.webhook
+    def claim_now(self) -> None:
+        """Look for spooled alerts that no live process holds, now rather than at the next poll."""
+        if self._loop_thread.is_alive() and not self._loop.is_closed():
+            asyncio.run_coroutine_threadsafe(self._claim_async(), self._loop).result(timeout=10)
+
+    async def _claim_async(self) -> None:
+        self._claim_spooled()
+
+    # -- intake thread: hands what callers queued to the loop, in batches ----------------------------------
+    def _run_intake(self) -> None:
+        self._ready.wait()
         while True:
-            if first is not None:
-                raw, first = first, None
-            else:
+            first = self._queue.get()
+            batch = [first]
+            while len(batch) < 1000:
                 try:
-                    raw = self._queue.get_nowait()
+                    batch.append(self._queue.get_nowait())
                 except queue.Empty:
-                    return
-            if raw is _WAKE:
-                continue
-            item = Item._make(raw)
-            url = item.webhook_url or default_url
-            if url is None:
-                continue
-            payload = _payload.render(item.message, env=self.settings.env, blocks=item.blocks)
-            if payload is None:
-                continue
-            alert = item.message if isinstance(item.message, Alert) else None
-            key = item.dedup_key or (alert.dedup_key if alert else None)
-            if (alert is not None and not alert.dedupe) or self._storm.admit(
-                (url, key or _payload.text_of(payload)), (url, payload), now
-            ):
-                self._route(url).pending.append(_Pending(payload))
-            else:
-                self._stats.suppressed += 1
-
-    def _route(self, url: str) -> _Route:
-        route = self._routes.get(url)
-        if route is None:
-            route = self._routes[url] = _Route(url)
-        return route
-
-    def _post(self, transport: Any, route: _Route) -> None:
-        head = route.pending[0]
-        if head.plain:
-            batch = [head]
-            payload = _payload.text_only(head.payload)
-        else:
-            run = list(itertools.takewhile(lambda p: not p.plain, route.pending))
-            batch = run[: _payload.batch_size([p.payload for p in run])]
-            payload = _payload.combine([p.payload for p in batch])
-        drops = self._unreported_drops
-        if drops:
-            payload = _payload.annotate(payload, f"⚠️ alerts_lib dropped {drops} alert(s): its queue was full")
-        outcome: Outcome = transport.post(route.url, payload)
-        now = self._clock()
-        if outcome.verdict is Verdict.DELIVERED:
-            self._done(route, batch)
-            route.failures = 0
-            route.not_before = now + self.settings.min_interval
-            with self._lock:
-                self._stats.delivered += len(batch)
-                self._stats.posts += 1
-                self._unreported_drops -= drops
-            return
-        self._stats.last_error = outcome.reason
-        where = mask_url(route.url)
-        if outcome.verdict is Verdict.PERMANENT:
-            if blocks_rejected(outcome) and not head.plain and _payload.has_blocks(payload):
-                logger.warning("alerts_lib: Slack rejected the blocks (%s); resending as plain text", outcome.reason)
-                for pending in batch:
-                    pending.plain = True
+                    break
+            markers = sum(1 for x in batch if x is _WAKE or isinstance(x, _Flush))
+            if markers:
+                with self._lock:
+                    self._markers -= markers
+            try:
+                self._loop.call_soon_threadsafe(self._on_items, batch)
+            except RuntimeError:  # the loop is closed: the worker stopped
                 return
-            self._done(route, batch)
-            route.not_before = now + self.settings.min_interval
-            self._give_up(batch, f"Slack refused it at {where}: {outcome.reason}")
-            return
-        # Transient: everything in the batch waits for the next try, and so does this webhook.
-        route.failures += 1
-        for pending in batch:
-            pending.attempts += 1
-        exhausted = [p for p in batch if p.attempts > self._policy.max_retries]
-        if exhausted:
-            for pending in exhausted:
-                route.pending.remove(pending)
-            self._give_up(exhausted, f"{outcome.reason} at {where}, {self._policy.max_retries} retries spent")
-        delay = self._policy.delay(min(route.failures, self._policy.max_retries), outcome) or 0.0
-        route.not_before = now + max(delay, self.settings.min_interval)
-        retrying = len(batch) - len(exhausted)
-        if retrying:
-            self._stats.retries += retrying
-            logger.warning(
-                "alerts_lib: delivery to %s failed (%s); %d alert(s) retry in %.1f s",
-                where,
-                outcome.reason,
-                retrying,
-                delay,
-            )
+            if self._stopping and any(x is _WAKE for x in batch):
+                return
+            # In a storm, let repeats pile up for a moment instead of waking the loop for each one: the
+            # GIL hand-offs are what an alerting host would pay for.
+            time.sleep(0.002)
 
-    def _log_drops(self) -> None:
-        dropped = self._stats.dropped
-        if dropped > self._logged_drops:
-            logger.warning(
-                "alerts_lib: dropped %d alert(s): the queue (ALERTS_QUEUE_SIZE=%d) was full",
-                dropped - self._logged_drops,
-                self._maxsize,
-            )
-            self._logged_drops = dropped
+    # -- the event loop ------------------------------------------------------------------------------------
+    def _run_loop(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._main())
+        except Exception:
+            logger.error("alerts_lib: the delivery worker stopped on an internal error", exc_info=True)
+        finally:
+            try:
+                self._loop.run_until_complete(self._transport.aclose())
+            finally:
+                self._loop.close()
 
-    def _done(self, route: _Route, batch: list[_Pending]) -> None:
-        for _ in batch:
-            route.pending.popleft()
+    async def _main(self) -> None:
+        self._stopped = asyncio.Event()
+        self._housekeeping = asyncio.Event()
+        for lanes in list(self._by_key.values()):
+            for lane in lanes:
+                lane.wake = asyncio.Event()
+                lane.task = self._loop.create_task(self._run_lane(lane))
+        self._ready.set()
+        housekeeping = self._loop.create_task(self._run_housekeeping())
+        await self._stopped.wait()
+        tasks = [housekeeping, *(lane.task for lane in self._all_lanes() if lane.task is not None)]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
-    def _give_up(self, batch: list[_Pending], why: str) -> None:
+    async def _shutdown(self, flushed: bool) -> None:
+        if not flushed:
+            self._log_abandoned()
+        if self._durability is not None:
+            self._durability.close()
+        self._stopped.set()
+
+    def _account_drops(self) -> None:
+        """Queue-full drops since the last look: logged once, and said in each destination's next post."""
         with self._lock:
-            self._stats.failed += len(batch)
-        logger.error("alerts_lib: %d alert(s) not delivered: %s. Text: %s", len(batch), why, _texts(batch))
+            new = self._dropped - self._reported_drops
+            self._reported_drops = self._dropped
+        if new <= 0:
+            return
+        logger.warning("alerts_lib: dropped %d alert(s): the queue (ALERTS_QUEUE_SIZE=%d) was full", new, self._maxsize)
+        for lane in self._all_lanes():
+            lane.unreported_drops += new
 
-    def _sleep_for(self) -> float | None:
-        """Until the next thing to do: a webhook's next allowed post, or a storm window ending."""
-        if self._flush_waiters and self._storm.pending():
-            return 0.0
-        times = [r.not_before for r in self._routes.values() if r.pending]
-        storm = self._storm.next_due()
-        if storm is not None:
-            times.append(storm)
-        if not times:
+    def _on_items(self, batch: list[Any]) -> None:
+        try:
+            self._account_drops()
+            now, wall = self._clock(), time.time()
+            added: list[tuple[_Lane, _Pending]] = []
+            for raw in batch:
+                if raw is _WAKE:
+                    continue
+                if isinstance(raw, _Flush):
+                    self._summaries(now, force=True, added=added)
+                    raw.seq = self._seq
+                    self._flushes.append(raw)
+                    continue
+                try:
+                    self._intake(Item._make(raw) if len(raw) == 5 else Item(*raw), now, wall, added)
+                except Exception as exc:  # the worker must outlive any bug in one alert
+                    logger.error("alerts_lib: could not process an alert (%s)", type(exc).__name__)
+                    logger.debug("alerts_lib: intake error detail", exc_info=True)
+            self._spool_new(added)
+            for lane, _ in added:
+                lane.wake.set()
+            self._housekeeping.set()
+            self._check_flushes()
+        except Exception:
+            logger.error("alerts_lib: internal error in the delivery worker", exc_info=True)
+
+    def _intake(self, item: Item, now: float, wall: float, added: list[tuple[_Lane, _Pending]]) -> None:
+        message = item.message
+        env = self.settings.env
+        alert = message.with_env(env) if isinstance(message, Alert) else None
+        for dest in self._targets(item, alert):
+            stats = self._stats_of(dest)
+            if alert is None or alert.dedupe:
+                key: Hashable = (dest.name, item.dedup_key or (alert.storm_key if alert else _text_key(message)))
+                if not self._storm.admit(key, (dest, alert or message, item.dedup_key), now, wall):
+                    stats.suppressed += 1
+                    continue
+            render = self._render(dest, message, alert, item.blocks, wall)
+            if render is None:
+                continue
+            for lane in self._lanes_of(dest):
+                pending = _Pending(render, wall, self._next_seq())
+                lane.pending.append(pending)
+                stats.queued += 1
+                added.append((lane, pending))
+
+    def _targets(self, item: Item, alert: Alert | None) -> list[Destination]:
+        if item.webhook_url is not None:
+            return [self._adhoc_destination(item.webhook_url)]
+        if item.destination is not None:
+            names = (item.destination,) if isinstance(item.destination, str) else item.destination
+            return [self.plan.destinations[n] for n in names if n in self.plan.destinations]
+        return self.plan.targets(alert, self.settings.env)
+
+    def _adhoc_destination(self, url: str) -> Destination:
+        known = self._adhoc.get(url)
+        if known is not None:
+            return known
+        from .destinations.slack import SlackDestination
+
+        dest = SlackDestination(f"webhook {_mask(url)}", url, min_interval=self.settings.min_interval)
+        self._adhoc[url] = dest
+        return dest
+
+    def _render(self, dest: Destination, message: object, alert: Alert | None, blocks: object, wall: float) -> Any:
+        if alert is not None:
+            return dest.render(alert, now=wall)
+        if isinstance(message, Mapping):
+            raw_payload = getattr(dest, "render_payload", None)
+            if raw_payload is not None:
+                return raw_payload(message)
+            return dest.render_text(to_text(message.get("text") or ""), now=wall) if message.get("text") else None
+        text = to_text(message)
+        if blocks is not None and dest.kind == "slack":
+            from .destinations.slack import render_text
+
+            return render_text(text, blocks)
+        return dest.render_text(text, now=wall)
+
+    def _stats_of(self, dest: Destination) -> Stats:
+        stats = self._stats.get(dest.name)
+        if stats is None:
+            stats = self._stats[dest.name] = Stats()
+        return stats
+
+    def _lanes_of(self, dest: Destination) -> list[_Lane]:
+        lanes = []
+        for url in dest.urls:
+            lane = self._lanes.get((dest.name, url))
+            if lane is None:
+                key = lane_key(dest.kind, url)
+                lane = _Lane(dest, url, key, self._stats_of(dest))
+                self._lanes[(dest.name, url)] = lane
+                self._by_key.setdefault(key, []).append(lane)
+                if self._ready.is_set():
+                    lane.task = self._loop.create_task(self._run_lane(lane))
+            lanes.append(lane)
+        return lanes
+
+    def _all_lanes(self) -> list[_Lane]:
+        return list(self._lanes.values())
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    # -- storm summaries, spool, re-sends ------------------------------------------------------------------
+    def _summaries(self, now: float, *, force: bool, added: list[tuple[_Lane, _Pending]]) -> None:
+        wall = time.time()
+        for summary in self._storm.due(now, force=force):
+            dest, sample, _ = summary.sample
+            if not getattr(dest, "storm_summaries", True):
+                continue
+            render = dest.render(_summary_alert(summary, sample, self.settings.env), now=wall)
+            for lane in self._lanes_of(dest):
+                pending = _Pending(render, wall, self._next_seq())
+                lane.pending.append(pending)
+                lane.stats.queued += 1
+                added.append((lane, pending))
+
+    def _spool_new(self, added: list[tuple[_Lane, _Pending]]) -> None:
+        if self._durability is None or not added:
+            return
+        fresh = [(lane, p) for lane, p in added if not p.resend and p.spool_id is None]
+        ids = self._durability.add([(lane.key, p.render, p.created, self._host) for lane, p in fresh])
+        for (_, pending), spool_id in zip(fresh, ids, strict=True):
+            pending.spool_id = spool_id
+
+    def _claim_spooled(self) -> None:
+        if self._durability is None:
+            return
+        for row in self._durability.claim(list(self._by_key)):
+            lanes = self._by_key.get(row.lane)
+            if not lanes:
+                continue
+            lane = lanes[0]
+            origin = None if row.origin.split(":")[0] == self._host else row.origin
+            lane.pending.append(_Pending(row.render, row.created, self._next_seq(), origin, row.id))
+            lane.stats.queued += 1
+            lane.wake.set()
+        evicted = self._durability.take_evicted()
+        if evicted:
+            for lane in self._all_lanes():
+                lane.unreported_drops += evicted
+                lane.stats.dropped += evicted
+            logger.warning("alerts_lib: the spool was full: its %d oldest alert(s) were dropped", evicted)
+
+    async def _run_housekeeping(self) -> None:
+        next_poll = self._clock()
+        while True:
+            now = self._clock()
+            self._account_drops()
+            added: list[tuple[_Lane, _Pending]] = []
+            self._summaries(now, force=False, added=added)
+            for dest in list(self.plan.destinations.values()):
+                for render in dest.resends(time.time()):
+                    for lane in self._lanes_of(dest):
+                        pending = _Pending(render, time.time(), self._next_seq(), resend=True)
+                        lane.pending.append(pending)
+                        added.append((lane, pending))
+            for lane, _ in added:
+                lane.wake.set()
+            self._spool_new(added)
+            if now >= next_poll:
+                self._claim_spooled()
+                next_poll = now + SPOOL_POLL
+            self._check_flushes()
+            wait = next_poll - now
+            due = self._storm.next_due()
+            if due is not None:
+                wait = min(wait, max(due - now, 0.0))
+            if any(getattr(d, "resend_interval", None) for d in self.plan.destinations.values()):
+                wait = min(wait, 1.0)
+            self._housekeeping.clear()
+            try:
+                await asyncio.wait_for(self._housekeeping.wait(), max(wait, 0.0) + 0.001)
+            except asyncio.TimeoutError:
+                pass
+
+    # -- lanes ---------------------------------------------------------------------------------------------
+    async def _run_lane(self, lane: _Lane) -> None:
+        while True:
+            if not lane.pending:
+                lane.wake.clear()
+                await lane.wake.wait()
+                continue
+            wait = lane.not_before - self._clock()
+            if wait > 0:
+                lane.wake.clear()
+                try:
+                    await asyncio.wait_for(lane.wake.wait(), wait)
+                except asyncio.TimeoutError:
+                    pass
+                continue
+            try:
+                await self._post(lane)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.error("alerts_lib: internal error posting to %s (%s)", lane.where, type(exc).__name__)
+                logger.debug("alerts_lib: lane error detail", exc_info=True)
+                lane.not_before = self._clock() + max(1.0, lane.dest.min_interval)
+            self._check_flushes()
+
+    async def _post(self, lane: _Lane) -> None:
+        dest = lane.dest
+        head = list(lane.pending)[:MAX_BATCH_LOOK]
+        kind = head[0].fallen_back
+        head = [p for p in _takewhile_same(head, kind)]
+        wall = time.time()
+        renders = [self._with_delay_note(dest, p, wall) for p in head]
+        drops = lane.unreported_drops
+        if drops:
+            renders[0] = dest.annotate(renders[0], f"⚠️ alerts_lib dropped {drops} alert(s): its queue was full")
+        batch = dest.batch(renders)
+        sent = head[: batch.count]
+        lane.inflight = sent
+        for _ in sent:
+            lane.pending.popleft()
+        try:
+            outcome = await self._transport.post(dest.post_url(lane.url), batch.body, dest.classify)
+        finally:
+            lane.inflight = []
+        self._settle(lane, sent, outcome, drops)
+
+    def _settle(self, lane: _Lane, sent: list[_Pending], outcome: Outcome, drops: int) -> None:
+        now, wall, stats = self._clock(), time.time(), lane.stats
+        alerts = [p for p in sent if not p.resend]
+        if outcome.verdict is Verdict.DELIVERED:
+            self._posts += 1
+            stats.delivered += len(alerts)
+            stats.posts += 1
+            stats.queued -= len(alerts)
+            lane.unreported_drops -= drops
+            if lane.failures:
+                logger.info(
+                    "alerts_lib: delivery to %s works again after %d failed attempt(s)", lane.where, lane.failures
+                )
+            lane.failures, lane.failing_since = 0, None
+            lane.not_before = now + lane.dest.min_interval
+            self._forget(sent)
+            return
+        stats.last_error = outcome.reason
+        self._last_error = outcome.reason if len(self._stats) <= 1 else f"{lane.dest.name}: {outcome.reason}"
+        if outcome.verdict is Verdict.PERMANENT:
+            lane.not_before = now + lane.dest.min_interval
+            simpler = [self._fallback(lane.dest, p, outcome) for p in sent]
+            if any(s is not None for s in simpler):
+                logger.warning(
+                    "alerts_lib: %s refused the alert (%s); resending it in a simpler form", lane.where, outcome.reason
+                )
+                kept = [p for p, s in zip(sent, simpler, strict=True) if s is not None]
+                for pending, render in zip(kept, [s for s in simpler if s is not None], strict=True):
+                    pending.render, pending.fallen_back = render, True
+                lane.pending.extendleft(reversed(kept))
+                sent = [p for p, s in zip(sent, simpler, strict=True) if s is None]
+            self._give_up(lane, sent, f"{lane.where} refused it: {outcome.reason}")
+            return
+        # Transient: the batch waits for the next try, and so does this lane.
+        lane.failures += 1
+        if lane.failing_since is None:
+            lane.failing_since = now
+        expired = [p for p in sent if p.resend or self._policy.expired(wall - p.created)]
+        retrying = [p for p in sent if p not in expired]
+        lane.pending.extendleft(reversed(retrying))
+        delay = self._policy.delay(lane.failures, outcome) or 0.0
+        lane.not_before = now + max(delay, lane.dest.min_interval)
+        stats.retries += len(retrying)
+        given_up = [p for p in expired if not p.resend]
+        if given_up:
+            self._give_up(
+                lane,
+                given_up,
+                f"{outcome.reason} at {lane.where}; "
+                f"retried for {_duration(self._policy.give_up_after)} (ALERTS_GIVE_UP_AFTER)",
+            )
+        if retrying and (lane.failures == 1 or now - lane.warned_at >= 300):
+            lane.warned_at = now
+            logger.warning(
+                "alerts_lib: delivery to %s failed (%s); %d alert(s) retry in %.1f s%s",
+                lane.where,
+                outcome.reason,
+                len(lane.pending),
+                delay,
+                "" if lane.failures == 1 else f" (failing for {_duration(now - (lane.failing_since or now))})",
+            )
+
+    def _fallback(self, dest: Destination, pending: _Pending, outcome: Outcome) -> Render | None:
+        fallback = getattr(dest, "fallback", None)
+        if pending.fallen_back or fallback is None:
             return None
-        return max(0.0, min(times) - self._clock())
+        result: Render | None = fallback(pending.render, outcome)
+        return result
+
+    def _with_delay_note(self, dest: Destination, pending: _Pending, wall: float) -> Render:
+        waited = wall - pending.created
+        if pending.resend or (waited < DELAY_NOTE_AFTER and pending.origin is None):
+            return pending.render
+        where = pending.origin.split(":")[0] if pending.origin else self._host
+        return dest.annotate(pending.render, f"⏱ delayed: raised {_duration(waited)} ago on {where}")
+
+    def _give_up(self, lane: _Lane, batch: list[_Pending], why: str) -> None:
+        if not batch:
+            return
+        lane.stats.failed += len(batch)
+        lane.stats.queued -= len([p for p in batch if not p.resend])
+        self._forget(batch)
+        logger.error("alerts_lib: %d alert(s) not delivered: %s. Text: %s", len(batch), why, _texts(lane.dest, batch))
+
+    def _forget(self, batch: list[_Pending]) -> None:
+        if self._durability is not None:
+            ids = [p.spool_id for p in batch if p.spool_id is not None]
+            if ids:
+                self._durability.remove(ids)
+
+    # -- flush bookkeeping ---------------------------------------------------------------------------------
+    def _oldest_waiting(self) -> int | None:
+        seqs = [p.seq for lane in self._lanes.values() for p in (*lane.inflight, *lane.pending) if not p.resend]
+        return min(seqs) if seqs else None
+
+    def _check_flushes(self) -> None:
+        if not self._flushes:
+            return
+        oldest = self._oldest_waiting()
+        still = []
+        for marker in self._flushes:
+            if oldest is None or oldest > marker.seq:
+                marker.done.set()
+            else:
+                still.append(marker)
+        self._flushes = still
 
     def _idle(self) -> bool:
-        return (
-            not self._queue.qsize()
-            and not any(r.pending for r in self._routes.values())
-            and not (self._storm.pending() and (self._flush_waiters or self._stopping))
-        )
-
-    def _release_flushers(self) -> None:
-        with self._lock:
-            waiters, self._flush_waiters = self._flush_waiters, []
-        for waiter in waiters:
-            waiter.set()
+        return not (self._queue.qsize() - self._markers) and self._oldest_waiting() is None
 
     def _log_abandoned(self) -> None:
-        left = [p for r in list(self._routes.values()) for p in list(r.pending)]
-        count = len(left) + self._queue.qsize()
-        if count:
-            logger.error("alerts_lib: %d alert(s) still undelivered at shutdown. Text: %s", count, _texts(left))
+        left = [(lane, p) for lane in self._lanes.values() for p in (*lane.inflight, *lane.pending) if not p.resend]
+        waiting = max(0, self._queue.qsize() - self._markers)
+        count = len(left) + waiting
+        if not count:
+            return
+        if self._durability is not None and self._durability.active:
+            spooled = sum(1 for _, p in left if p.spool_id is not None)
+            logger.warning(
+                "alerts_lib: %d alert(s) undelivered at shutdown; %d kept in the spool (%s) for the next process "
+                "or `python -m alerts_lib drain`",
+                count,
+                spooled,
+                self.settings.spool_dir,
+            )
+            self._durability.release()
+            if spooled == count:
+                return
+        texts = " | ".join(_quote(lane.dest, p) for lane, p in left[:LOGGED_TEXTS])
+        more = len(left) - LOGGED_TEXTS
+        tail = f" | … and {more} more" if more > 0 else ""
+        never = f" ({waiting} never left the queue)" if waiting else ""
+        logger.error("alerts_lib: %d alert(s) still undelivered at shutdown%s. Text: %s%s", count, never, texts, tail)
 
 
-def _texts(pending: list[_Pending]) -> str:
+def _takewhile_same(pending: list[_Pending], fallen_back: bool) -> list[_Pending]:
+    out = []
+    for p in pending:
+        if p.fallen_back != fallen_back:
+            break
+        out.append(p)
+    return out
+
+
+def _text_key(message: object) -> Hashable:
+    if isinstance(message, Mapping):
+        return ("payload", to_text(message.get("text")))
+    return to_text(message)
+
+
+def _summary_alert(summary: Summary[Any], sample: object, env: str | None) -> Alert:
+    """The short line that follows a storm: how many more, over how long, and which alert they repeat."""
+    first = time.strftime("%H:%M:%S UTC", time.gmtime(summary.first_seen)) if summary.first_seen else ""
+    if isinstance(sample, Alert):
+        title, source, severity, name, labels = sample.title, sample.source, sample.severity, sample.name, sample.labels
+    else:
+        text = sample.get("text") if isinstance(sample, Mapping) else sample
+        title, source, severity, name, labels = to_text(text), None, Severity.INFO, None, ()
+    title = " ".join(title.split())
+    over = "within 1 s" if summary.seconds < 1 else f"over {_duration(summary.seconds)}"
+    return Alert(
+        title=f"… and {summary.repeats} more like this {over}: “{clip(title, 80)}”"
+        + (f" (first seen {first})" if first else ""),
+        source=source,
+        severity=severity,
+        env=env,
+        emoji="↳",
+        name=name,
+        labels=labels,
+        dedupe=False,
+    )
+
+
+def _duration(seconds: float) -> str:
+    """``4 min 12 s``, ``2 h 5 min``, ``12 s``: how people say durations in an alert."""
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+def _quote(dest: Destination, pending: _Pending) -> str:
+    text_of = getattr(dest, "text_of", None)
+    text = text_of(pending.render) if text_of else str(pending.render.get("text", ""))
+    return clip(" ".join(to_text(text).split()), 200)
+
+
+def _texts(dest: Destination, batch: list[_Pending]) -> str:
     """What undelivered alerts said, for the log: an alert given up is logged, never silently lost."""
-    return " | ".join(_payload.text_of(p.payload)[:300] for p in pending)
+    shown = " | ".join(_quote(dest, p) for p in batch[:LOGGED_TEXTS])
+    more = len(batch) - LOGGED_TEXTS
+    return shown + (f" | … and {more} more" if more > 0 else "")
+
+
+def _mask(url: str) -> str:
+    from ._redact import mask_url
+
+    return mask_url(url)

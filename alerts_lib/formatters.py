@@ -208,25 +208,21 @@ def prediction_error(
     env: str | None = None,
 ) -> Alert:
     """An unexpected exception while predicting. Same error type and variant share a dedup key, so a burst
-    of them becomes one message plus a count."""
-    where = f" on {_model_ref(alias)}" if alias is not None else ""
+    of them becomes one message plus a count. Called on the hot path of a failing service: kept cheap."""
+    alias_ref = _model_ref(alias) if alias is not None else None
+    model_text = to_text(model) if model is not None else None
+    where = f" on {alias_ref}" if alias_ref is not None else ""
+    fields = (("model", model_text), ("alias", alias_ref), ("version", version), ("request_id", request_id))
     return Alert(
         title=f"prediction error{where}: {_error_summary(error)}",
         source=source,
         severity=Severity.ERROR,
         env=env,
-        fields=fields_from(
-            [
-                ("model", model),
-                ("alias", _model_ref(alias) if alias is not None else None),
-                ("version", version),
-                ("request_id", request_id),
-            ]
-        ),
+        fields=tuple((k, to_text(v)) for k, v in fields if v is not None and v != ""),
         body=_error_detail(error),
         dedup_key=f"prediction-error:{to_text(alias)}:{_error_type(error)}",
         name="PredictionError",
-        labels=_labels({"model": model, "alias": _model_ref(alias) if alias is not None else None}),
+        labels=tuple((k, v) for k, v in (("alias", alias_ref), ("model", model_text)) if v),
     )
 
 

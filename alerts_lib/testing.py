@@ -12,15 +12,16 @@ Installed as a pytest plugin, it also provides the ``captured_alerts`` fixture.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from . import _client
-from ._alert import Alert, Payload
-from ._payload import render
+from ._alert import Alert
 from ._settings import Settings
 from ._worker import Item
+from .destinations import slack
 
 __all__ = ["CapturedAlert", "CapturedAlerts", "capture_alerts", "captured_alerts", "reset_alerts"]
 
@@ -28,7 +29,7 @@ __all__ = ["CapturedAlert", "CapturedAlerts", "capture_alerts", "captured_alerts
 @dataclass(frozen=True)
 class CapturedAlert:
     message: object  # what the application passed: a str or an Alert
-    payload: Payload  # what would have been posted
+    payload: dict[str, Any]  # what would have been posted to Slack
     webhook_url: str | None  # a per-call webhook, if one was given
     dedup_key: str | None
 
@@ -66,7 +67,7 @@ def capture_alerts() -> Iterator[CapturedAlerts]:
     lock = threading.Lock()
 
     def record(message: object, item: Item, settings: Settings) -> bool:
-        payload = render(message, env=settings.env, blocks=item.blocks)
+        payload = _render(message, settings.env, item.blocks)
         if payload is None:
             return False
         with lock:
@@ -79,6 +80,14 @@ def capture_alerts() -> Iterator[CapturedAlerts]:
         yield captured
     finally:
         _client._capture = previous
+
+
+def _render(message: object, env: str | None, blocks: object) -> dict[str, Any] | None:
+    if isinstance(message, Alert):
+        return slack.render_alert(message.with_env(env))
+    if isinstance(message, Mapping):
+        return slack.render_payload(message)
+    return slack.render_text("" if message is None else str(message), blocks)
 
 
 try:

@@ -88,12 +88,14 @@ def test_429_waits_for_retry_after(slack: FakeSlack, deliver_to) -> None:
     assert second.at - first.at >= 0.95, "Retry-After: 1 was not honoured"
 
 
-def test_refused_gives_up_after_the_retry_budget(deliver_to, caplog: pytest.LogCaptureFixture) -> None:
-    deliver_to(refused_url(), max_retries=2)
+def test_refused_gives_up_once_the_alert_is_give_up_after_old(deliver_to, caplog: pytest.LogCaptureFixture) -> None:
+    deliver_to(refused_url(), give_up_after=0.6)
     alerts_lib.send_slack_alert("nobody listens")
     assert alerts_lib.flush(5)
     stats = alerts_lib.stats()
-    assert (stats.failed, stats.delivered, stats.retries) == (1, 0, 2)
+    assert (stats.failed, stats.delivered) == (1, 0)
+    assert stats.retries >= 2  # retried, with backoff, for as long as ALERTS_GIVE_UP_AFTER allows
+    assert "ALERTS_GIVE_UP_AFTER" in caplog.text
     assert "could not connect" in (stats.last_error or "")
     assert "not delivered" in caplog.text and "nobody listens" in caplog.text  # the alert is logged, not lost
 
@@ -110,7 +112,7 @@ def test_permanent_errors_are_not_retried_and_explained(
     assert alerts_lib.stats().failed == 1
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and mode in errors[0]
-    assert alerts_lib._policy.SLACK_ERRORS[mode] in errors[0]
+    assert alerts_lib.destinations.slack.SLACK_ERRORS[mode] in errors[0]
 
 
 @pytest.mark.parametrize("code", ["invalid_payload", "invalid_blocks"])
@@ -130,7 +132,7 @@ def test_outage_then_recovery_delivers_every_alert_exactly_once(deliver_to, outa
         port = slack.port
         if outage == "refused":
             slack.stop()
-        deliver_to(slack.url, backoff_base=0.2, backoff_max=0.5, max_retries=20, deadline=0.5)
+        deliver_to(slack.url, backoff_base=0.2, backoff_max=0.5, deadline=0.5)
         texts = [f"during outage {i}" for i in range(10)]
         for text in texts:
             alerts_lib.send_slack_alert(text)
@@ -167,7 +169,7 @@ def test_full_queue_drops_counts_and_reports_in_next_message(
     slack: FakeSlack, deliver_to, caplog: pytest.LogCaptureFixture
 ) -> None:
     slack.mode = "hang"
-    deliver_to(slack.url, queue_size=5, deadline=1.0, max_retries=10)
+    deliver_to(slack.url, queue_size=5, deadline=1.0)
     results = [alerts_lib.send_slack_alert(f"flood {i}") for i in range(30)]
     assert results.count(False) >= 20
     slack.mode = "ok"
@@ -186,7 +188,7 @@ def test_identical_alerts_are_sent_once_then_summarised(slack: FakeSlack, delive
     assert alerts_lib.flush(5)  # flush closes the window early: nothing is lost
     texts = "\n".join(slack.delivered_texts())
     assert texts.count("prediction error on @A") == 2
-    assert "… and 37 more like this in the last" in texts
+    assert "… and 37 more like this within 1 s: “prediction error on @A: ValueError: bad input”" in texts
     assert "something else" in texts
     assert alerts_lib.stats().suppressed == 37
 

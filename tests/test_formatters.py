@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alerts_lib import Alert, formatters
+from alerts_lib.destinations.slack import render_alert
 
 LIMITS = {"blocks": 50, "section": 3000, "field": 2000, "fields": 10, "text": 40_000}
 # What untrusted text could do if it reached Slack unescaped.
@@ -76,7 +77,7 @@ def test_any_input_gives_a_safe_payload_within_limits(a: Any, b: Any, c: Any, d:
         formatters.airflow_event(a, task_id=b, exception=c, log_url=d, reason=a, run_id=b),
     ]
     for alert in built:
-        payload = alert.payload()
+        payload = render_alert(alert)
         check_limits(payload)
         assert_no_control_sequences(payload)
 
@@ -100,7 +101,7 @@ def test_examples_read_as_the_team_expects() -> None:
 
 def test_an_exception_message_cannot_ping_or_forge_links() -> None:
     error = RuntimeError("<!channel> click <https://evil.example|your bank> & <@U42>")
-    payload = formatters.prediction_error(error, alias="<!here>").payload()
+    payload = render_alert(formatters.prediction_error(error, alias="<!here>"))
     rendered = json.dumps(payload, ensure_ascii=False)
     for danger in ["<!channel>", "<!here>", "<https://evil", "<@U42>"]:
         assert danger not in rendered
@@ -110,25 +111,27 @@ def test_an_exception_message_cannot_ping_or_forge_links() -> None:
 def test_mention_from_configuration_does_ping() -> None:
     alert = formatters.airflow_event("etl", task_id="t", mention="<!subteam^S1>")
     assert alert.text.startswith("<!subteam^S1> 🔥")
-    assert alert.payload()["blocks"][0]["text"]["text"].startswith("<!subteam^S1> *🔥")
+    assert render_alert(alert)["blocks"][0]["text"]["text"].startswith("<!subteam^S1> *🔥")
 
 
 def test_log_link_is_a_real_link_only_for_http_urls() -> None:
     ok = formatters.airflow_event("d", task_id="t", log_url="http://localhost:8080/dags/d/runs/r?a=1&b=2")
-    assert "<http://localhost:8080/dags/d/runs/r?a=1&amp;b=2|View log>" in json.dumps(ok.payload(), ensure_ascii=False)
+    assert "<http://localhost:8080/dags/d/runs/r?a=1&amp;b=2|View log>" in json.dumps(
+        render_alert(ok), ensure_ascii=False
+    )
     forged = formatters.airflow_event("d", log_url="javascript:alert(1)|x>")
-    assert "View log" not in json.dumps(forged.payload())
+    assert "View log" not in json.dumps(render_alert(forged))
 
 
 def test_long_values_are_visibly_truncated() -> None:
-    payload = formatters.hotswap_failed("m", "A", ValueError("x" * 100_000)).payload()
+    payload = render_alert(formatters.hotswap_failed("m", "A", ValueError("x" * 100_000)))
     check_limits(payload)
     assert "…(truncated)" in json.dumps(payload, ensure_ascii=False)
     assert len(payload["text"]) < 400
 
 
 def test_too_many_fields_are_cut_and_said() -> None:
-    payload = formatters.alert("t", fields={f"k{i}": i for i in range(30)}).payload()
+    payload = render_alert(formatters.alert("t", fields={f"k{i}": i for i in range(30)}))
     check_limits(payload)
     assert "21 more fields" in json.dumps(payload)
 

@@ -13,6 +13,7 @@ import requests
 
 import alerts_lib
 from alerts_lib import formatters
+from alerts_lib.destinations.slack import render_alert
 from demo.procs import Child, running_inbox
 from inbox import MessageStore
 from inbox.slack_rules import hook_label
@@ -152,7 +153,7 @@ def test_receives_alerts_lib_alerts_unchanged(inbox: Child, deliver_to: Any) -> 
     assert alerts_lib.flush(10)
     newest = listed(inbox)["messages"][0]
     assert "hot-swapped to v9" in newest["text"]
-    assert newest["payload"]["blocks"] == hotswap.payload()["blocks"]
+    assert newest["payload"]["blocks"] == render_alert(hotswap)["blocks"]
     assert alerts_lib.stats().delivered >= 1
 
 
@@ -190,7 +191,7 @@ def test_forwards_accepted_posts_to_slack_forward_url(tmp_path: Path) -> None:
     with FakeSlack() as slack, running_inbox({"SLACK_FORWARD_URL": slack.url}, tmp_path / "log") as inbox:
         assert requests.get(inbox.base_url + "/healthz", timeout=5).json()["forwarding"] is True
         assert post(inbox, {"text": "invalid", "blocks": "x"}).text == "invalid_blocks"
-        payload = formatters.health_degraded(["A"], ["B"], env="demo").payload()
+        payload = render_alert(formatters.health_degraded(["A"], ["B"], env="demo"))
         assert post(inbox, payload).text == "ok"
         assert wait_forwarded(inbox)["forwarded"] == "ok"
         assert [r.json for r in slack.delivered] == [payload], "only the accepted post, unchanged"

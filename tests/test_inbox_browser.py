@@ -14,6 +14,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from alerts_lib import formatters
+from alerts_lib.destinations.slack import render_alert
 from demo import browser
 from demo.procs import Child, running_inbox
 from tests.support.fake_slack import PATH
@@ -56,7 +57,7 @@ def test_a_posted_alert_appears_live_rendered_like_slack(page: tuple[Any, Child]
     driver, inbox = page
     assert driver.find_element(By.ID, "empty").is_displayed()
     alert = formatters.hotswap_succeeded("my_model", "A", 9, run_id="abc", previous_version=8, env="demo")
-    post(inbox, alert.payload())
+    post(inbox, render_alert(alert))
     [message] = wait_messages(driver, 1)
 
     headline = message.find_element(By.CSS_SELECTOR, ".section-text b")  # *bold* mrkdwn
@@ -69,7 +70,7 @@ def test_a_posted_alert_appears_live_rendered_like_slack(page: tuple[Any, Child]
     assert not driver.find_element(By.ID, "empty").is_displayed()
 
     # Newest first, and the summary follows.
-    post(inbox, formatters.health_degraded(["A"], ["B"], env="demo").payload())
+    post(inbox, render_alert(formatters.health_degraded(["A"], ["B"], env="demo")))
     first, second = wait_messages(driver, 2)
     assert "degraded (loaded=['A'], missing=['B'])" in first.text
     assert "hot-swapped" in second.text
@@ -138,7 +139,7 @@ def test_untrusted_text_is_shown_as_text_and_runs_nothing(page: tuple[Any, Child
     driver, inbox = page
     raw = " ".join(HOSTILE)
     post(inbox, {"text": raw})  # unescaped, as a careless sender would post it
-    escaped = formatters.prediction_error(RuntimeError(raw), model="m", alias="<b>A</b>", request_id=raw).payload()
+    escaped = render_alert(formatters.prediction_error(RuntimeError(raw), model="m", alias="<b>A</b>", request_id=raw))
     post(inbox, escaped)  # escaped by alerts_lib, as our services post it
     post(inbox, {"blocks": [{"type": "header", "text": {"type": "plain_text", "text": HOSTILE[0]}}]})
     messages = wait_messages(driver, 3)

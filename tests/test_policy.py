@@ -9,7 +9,8 @@ import pytest
 import respx
 
 import alerts_lib
-from alerts_lib._policy import Outcome, RetryPolicy, Verdict, classify_response, parse_retry_after
+from alerts_lib._policy import Outcome, RetryPolicy, Verdict, parse_retry_after
+from alerts_lib.destinations.slack import classify_response
 from tests.support.fake_slack import PATH, SLACK_ANSWERS
 
 URL = f"https://hooks.slack.com{PATH}"
@@ -39,19 +40,37 @@ def test_retry_after_http_date() -> None:
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == pytest.approx(10.0)
 
 
-def test_backoff_grows_with_jitter_within_bounds_and_stops_at_budget() -> None:
-    policy = RetryPolicy(max_retries=4, backoff_base=1.0, backoff_max=5.0)
+def test_backoff_grows_with_jitter_within_bounds_and_is_capped() -> None:
+    policy = RetryPolicy(backoff_base=1.0, backoff_max=5.0)
     failure = Outcome(Verdict.RETRY, "500")
     rng = random.Random(1)
-    for n, ceiling in [(1, 1.0), (2, 2.0), (3, 4.0), (4, 5.0)]:
+    for n, ceiling in [(1, 1.0), (2, 2.0), (3, 4.0), (4, 5.0), (500, 5.0)]:
         delays = [policy.delay(n, failure, rng) for _ in range(200)]
         assert all(ceiling / 2 <= d <= ceiling for d in delays)  # type: ignore[operator]
-    assert policy.delay(5, failure) is None
     assert policy.delay(1, Outcome(Verdict.PERMANENT, "404")) is None
 
 
+def test_defaults_deliver_within_a_minute_after_a_30_minute_outage() -> None:
+    """The arithmetic of the defaults: retries never stop before ALERTS_GIVE_UP_AFTER (1 h), and no wait is
+    longer than ALERTS_BACKOFF_MAX (30 s), so an alert raised when a 30-minute outage starts is retried at
+    most 30 s after the destination is back, plus one deadline-bound attempt."""
+    settings = alerts_lib.Settings()
+    policy = RetryPolicy(settings.give_up_after, settings.backoff_base, settings.backoff_max, settings.max_retry_after)
+    failure = Outcome(Verdict.RETRY, "503")
+    rng = random.Random(7)
+    elapsed, failures, outage = 0.0, 0, 30 * 60
+    while elapsed < outage:
+        assert not policy.expired(elapsed), "given up during the outage"
+        failures += 1
+        wait = policy.delay(failures, failure, rng)
+        assert wait is not None and wait <= settings.backoff_max
+        elapsed += wait + settings.deadline * 0  # a 503 answers at once
+    assert elapsed - outage <= settings.backoff_max < 60
+    assert policy.expired(settings.give_up_after) and not policy.expired(settings.give_up_after - 1)
+
+
 def test_retry_after_wins_over_backoff_and_is_capped() -> None:
-    policy = RetryPolicy(max_retries=3, backoff_base=0.1, max_retry_after=60)
+    policy = RetryPolicy(backoff_base=0.1, max_retry_after=60)
     assert 30 <= policy.delay(1, Outcome(Verdict.RETRY, "429", retry_after=30)) <= 33  # type: ignore[operator]
     assert 60 <= policy.delay(1, Outcome(Verdict.RETRY, "429", retry_after=3600)) <= 66  # type: ignore[operator]
 
@@ -99,10 +118,10 @@ def test_respx_404_is_permanent_and_reported_in_words() -> None:
 
 
 @respx.mock
-def test_respx_retry_budget_is_respected() -> None:
+def test_respx_give_up_age_is_respected() -> None:
     route = respx.post(URL).mock(return_value=httpx.Response(503))
-    stats = _deliver(max_retries=3)
-    assert route.call_count == 4 and stats.failed == 1 and stats.retries == 3
+    stats = _deliver(give_up_after=0.3)
+    assert route.call_count >= 3 and stats.failed == 1 and stats.retries == route.call_count - 1
 
 
 @respx.mock

@@ -77,7 +77,7 @@ def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 def test_cli_send_reports_delivery(slack: FakeSlack) -> None:
     result = cli("send", "hello from the CLI", env={"SLACK_WEBHOOK_URL": slack.url})
     assert result.returncode == 0, result.stderr
-    assert "delivered to http://127.0.0.1:" in result.stdout and "/services/T…/B…/****" in result.stdout
+    assert "delivered to default (http://127.0.0.1:" in result.stdout and "/services/T…/B…/****" in result.stdout
     assert slack.delivered_texts() == ["hello from the CLI"]
     assert TOKEN not in result.stdout + result.stderr
 

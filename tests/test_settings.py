@@ -14,9 +14,9 @@ HOOK = f"https://hooks.slack.com/services/T0TEAM/B0HOOK/{TOKEN}"
 def test_defaults_are_sane() -> None:
     s = load_settings()
     assert s.webhook is None and s.env == "dev"
-    assert (s.deadline, s.max_retries, s.queue_size, s.dedup_window, s.min_interval, s.shutdown_timeout) == (
+    assert (s.deadline, s.give_up_after, s.queue_size, s.dedup_window, s.min_interval, s.shutdown_timeout) == (
         10.0,
-        5,
+        3600.0,
         1000,
         60.0,
         1.0,

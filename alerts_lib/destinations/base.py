@@ -61,3 +61,15 @@ class Destination(Protocol):
     def resends(self, now: float) -> list[Render]:
         """Renders to post again now (Alertmanager re-sends firing alerts); empty for most kinds."""
         ...
+
+    def post_url(self, url: str) -> str:
+        """Where a lane of ``url`` posts (Alertmanager: ``{url}/api/v2/alerts``)."""
+        ...
+
+    def text_of(self, render: Render) -> str:
+        """A render's headline as text, for the log line of an alert that could not be delivered."""
+        ...
+
+    # Optional: ``fallback(render, outcome) -> Render | None``, a simpler form to resend once when the rich one was
+    # refused for good (Slack's invalid_blocks → plain text); ``storm_summaries = False`` when the destination
+    # merges repeats itself (Alertmanager).
