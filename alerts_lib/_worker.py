@@ -712,7 +712,7 @@ def _summary_alert(summary: Summary[Any], sample: object, env: str | None) -> Al
 
 def _duration(seconds: float) -> str:
     """``4 min 12 s``, ``2 h 5 min``, ``12 s``: how people say durations in an alert."""
-    seconds = max(0, int(round(seconds)))
+    seconds = max(0, round(seconds))
     if seconds < 60:
         return f"{seconds} s"
     minutes, secs = divmod(seconds, 60)

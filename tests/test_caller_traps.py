@@ -162,7 +162,7 @@ def test_storm_summary_is_a_short_line_naming_the_first_alert(slack: FakeSlack, 
     for _ in range(4):
         alerts_lib.send_slack_alert(formatters.prediction_error(KeyError("x2"), alias="A"))
     assert alerts_lib.flush(5)
-    first, summary = slack.delivered
+    _, summary = slack.delivered
     assert len(summary.json["blocks"]) <= 2  # one line and its context, not the card again
     assert summary.text.startswith("↳ [FastAPI] … and 4 more like this within 1 s: “prediction error on @A: KeyError")
     assert "first seen" in summary.text and "in the last 0 s" not in summary.text
