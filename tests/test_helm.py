@@ -9,9 +9,15 @@ rendered with our values; there is no network here to fetch it, so that test is 
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import re
+import signal
+import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +26,8 @@ import helm_python as helm
 import kubernetes_validate
 import pytest
 import yaml
+
+from demo.procs import Child, free_port, running_inbox
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -345,6 +353,11 @@ def test_alerts_config_quotes_what_it_is_given() -> None:
         ),
         ({"terminationGracePeriodSeconds": 8}, helm.HelmRenderError, "terminationGracePeriodSeconds (8) must be above"),
         ({"environment": ""}, helm.HelmRenderError, "environment is required"),
+        (
+            {"secrets": {"fastapiToken": "fastapi-token-dev-secret", "slackWebhook": "slack-webhook-dev-secret"}},
+            helm.HelmRenderError,
+            "secrets.watch is required with watch.airflowUser",
+        ),
         ({"podSecurityContext": {"runAsNonRoot": False}}, helm.HelmValuesError, "runAsNonRoot"),
         ({"secret": [{"envName": "X"}]}, helm.HelmValuesError, "additional properties 'secret'"),
     ],
@@ -355,6 +368,7 @@ def test_alerts_config_quotes_what_it_is_given() -> None:
         "other-env-secret",
         "short-grace",
         "no-env",
+        "watch-user-without-password",
         "root",
         "typo",
     ],
@@ -364,6 +378,97 @@ def test_chart_refuses_unsafe_values(change: dict[str, Any], error: type[Excepti
     with pytest.raises(error) as caught:
         render(values, "dev")
     assert message in str(caught.value)
+
+
+def local_run(container: dict[str, Any], tmp: Path, extra: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """The container's command and env, as this machine runs them: each volume mount becomes a temp dir."""
+    mounts = {m["mountPath"]: tmp / m["name"] for m in container.get("volumeMounts", [])}
+    env = {"PATH": os.environ.get("PATH", "")}
+    for item in container.get("env", []):
+        value = item["value"]
+        for mount, local in mounts.items():
+            if value == mount or value.startswith(mount + "/"):
+                value = str(local) + value[len(mount) :]
+        env[item["name"]] = value
+    for local in mounts.values():
+        local.mkdir(exist_ok=True)
+    command = container["command"]
+    assert command[0] == "python"
+    return [sys.executable, *command[1:]], {**env, **extra}
+
+
+def test_rendered_service_pod_really_starts_answers_its_probes_and_stops_in_its_grace(
+    releases: dict[str, Release], tmp_path: Path
+) -> None:
+    """The dev pod's init container, then its container, run with the env the chart gives them (the Secrets
+    the SealedSecrets would hold are test values, Slack is a local inbox): the kubelet's probe paths answer,
+    and SIGTERM ends it well within the grace period that follows the preStop sleep."""
+    dev = releases["dev"]
+    pod = dev.pod("fastapi")
+    port = free_port()
+    with running_inbox(log_path=tmp_path / "inbox.log") as inbox:
+        secrets = {
+            "FASTAPI_TOKEN": "t0k3n-for-tests",
+            "SLACK_WEBHOOK_URL": f"{inbox.base_url}/services/T0TEST/B0TEST/not-a-real-token",
+        }
+        (init,) = pod["initContainers"]
+        command, env = local_run(init, tmp_path, {})
+        subprocess.run(command, env=env, check=True, timeout=60, capture_output=True)
+        command, env = local_run(
+            dev.container("fastapi"), tmp_path, {**secrets, "HOST": "127.0.0.1", "PORT": str(port)}
+        )
+        base = f"http://127.0.0.1:{port}"
+        container = dev.container("fastapi")
+        child = Child(
+            "fastapi", command, env, base + container["startupProbe"]["httpGet"]["path"], tmp_path / "api.log"
+        )
+        try:
+            child.wait_ready(60)
+            for probe in ("livenessProbe", "readinessProbe"):
+                with urllib.request.urlopen(base + container[probe]["httpGet"]["path"], timeout=5) as answer:
+                    assert answer.status == 200, probe
+            assert wait_for_inbox_text(inbox.base_url, "started · dev"), "ALERTS_ENV=dev labels the startup alert"
+            started = time.monotonic()
+            child.proc.send_signal(signal.SIGTERM)
+            child.proc.wait(pod["terminationGracePeriodSeconds"])
+            sleep = float(container["lifecycle"]["preStop"]["exec"]["command"][1])
+            assert time.monotonic() - started < pod["terminationGracePeriodSeconds"] - sleep
+            # uvicorn re-raises the SIGTERM it handled once it has shut down, so -15 is a clean exit too.
+            assert child.proc.returncode in (0, -signal.SIGTERM), child.output()
+            assert "Application shutdown complete" in child.output()
+        finally:
+            child.stop()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("alerts_lib.watch") is None, reason="alerts_lib.watch not here yet")
+def test_rendered_watch_probe_turns_healthy_once_the_watch_loops(releases: dict[str, Release], tmp_path: Path) -> None:
+    dev = releases["dev"]
+    container = dev.container("fastapi-watch")
+    dead = f"http://127.0.0.1:{free_port()}"
+    # AIRFLOW_WATCH_PASSWORD is what airflow-watch-dev-secret holds: the watch refuses a user without one.
+    command, env = local_run(container, tmp_path, {"ALERTS_WATCH_INTERVAL": "1", "AIRFLOW_WATCH_PASSWORD": "pw"})
+    env["ALERTS_WATCH_HTTP"] = f"model={dead}/health"
+    env["ALERTS_WATCH_AIRFLOW"] = dead
+    probe = [sys.executable, *container["livenessProbe"]["exec"]["command"][1:]]
+    watch = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while subprocess.run(probe, env=env, capture_output=True, timeout=30).returncode != 0:
+            assert watch.poll() is None and time.monotonic() < deadline, "the probe never passed"
+            time.sleep(0.5)
+    finally:
+        watch.send_signal(signal.SIGTERM)
+        watch.wait(dev.pod("fastapi-watch")["terminationGracePeriodSeconds"])
+
+
+def wait_for_inbox_text(inbox_url: str, expected: str, timeout: float = 20) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(inbox_url + "/api/messages", timeout=5) as answer:
+            if any(expected in m["text"] for m in json.load(answer)["messages"]):
+                return True
+        time.sleep(0.1)
+    return False
 
 
 # --- secrets: never in clear, each one sealed ------------------------------------------------------------------
