@@ -312,14 +312,26 @@ def test_alerts_config_is_toml_with_env_references_only(releases: dict[str, Rele
     assert "ALERTS_CONFIG" not in releases["dev"].env_of("fastapi")
 
 
-def test_alerts_config_quotes_what_it_is_given() -> None:
+def test_alerts_config_quotes_what_it_is_given_and_takes_teams() -> None:
     values = load_values("prod.yaml")
     odd = 'He said "hi" \\ and <b> ${X}'
-    values["alerts"]["routes"] = [{"match": {"name": [odd, "ServiceHealth"], "source": "Airflow"}, "to": ["slack"]}]
+    values["alerts"]["destinations"]["ml"] = {"kind": "teams", "urlEnv": "TEAMS_ML_WEBHOOK"}
+    values["alerts"]["routes"] = [
+        {"match": {"name": [odd, "ServiceHealth"], "source": "Airflow"}, "to": ["slack", "ml"], "continue": True}
+    ]
+    values["secrets"]["extra"] = ["teams-webhook-prod-secret"]
     docs = manifests(render(values, "prod"))
     (config_map,) = [d for d in docs if d["kind"] == "ConfigMap"]
     config = tomllib.loads(config_map["data"]["alerts.toml"])
-    assert config["routes"] == [{"match": {"name": [odd, "ServiceHealth"], "source": "Airflow"}, "to": ["slack"]}]
+    assert config["routes"] == [
+        {"match": {"name": [odd, "ServiceHealth"], "source": "Airflow"}, "to": ["slack", "ml"], "continue": True}
+    ]
+    assert config["destinations"]["ml"] == {"kind": "teams", "url": "${TEAMS_ML_WEBHOOK}"}
+    # The Secret holding TEAMS_ML_WEBHOOK reaches both pods.
+    for doc in docs:
+        if doc["kind"] == "Deployment":
+            (container,) = doc["spec"]["template"]["spec"]["containers"]
+            assert {"secretRef": {"name": "teams-webhook-prod-secret"}} in container["envFrom"]
 
 
 @pytest.mark.parametrize(
