@@ -204,9 +204,6 @@ class Spool:
             if ours:
                 _OURS.pop(self.owner, None)
 
-    def __repr__(self) -> str:
-        return f"Spool({str(self.directory)!r}, owner={self.owner!r})"
-
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self._path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
         try:

@@ -263,28 +263,32 @@ def test_a_file_where_the_directory_should_be(tmp_path: Path) -> None:
         Spool(tmp_path / "spool")
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="runs the peer as nobody, which needs root")
 def test_a_read_only_directory_is_one_clear_error(peers: Any) -> None:
-    """As nobody, in directories nobody owns but may not write: a fresh one, and an existing spool."""
+    """In directories the peer owns but may not write: a fresh one, and an existing spool made read-only. As root
+    (CI), the peer runs as nobody: permission bits do not stop root, but they stop nobody as they would stop you."""
     base = Path(tempfile.mkdtemp(prefix="spool-ro-"))  # not under tmp_path: pytest's root is 0700, closed to nobody
+    root = os.geteuid() == 0
+    user = ["--as-user", str(NOBODY)] if root else []
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE")}  # nobody cannot write .coverage
     try:
         os.chmod(base, 0o711)
         fresh, existing = base / "fresh", base / "existing"
         fresh.mkdir(mode=0o500)
         existing.mkdir(mode=0o700)
-        os.chown(fresh, NOBODY, NOBODY)
-        os.chown(existing, NOBODY, NOBODY)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE")}  # nobody cannot write .coverage
-        as_nobody: dict[str, Any] = {"env": env}
-        peer = peers(existing, "--as-user", str(NOBODY), **as_nobody)  # a working spool, made by nobody
+        if root:
+            os.chown(fresh, NOBODY, NOBODY)
+            os.chown(existing, NOBODY, NOBODY)
+        peer = peers(existing, *user, env=env)  # a working spool, made by the same user
         peer("add", lane=LANE, n=1)
         peer("close")
         for path in [existing, *existing.rglob("*")]:
             os.chmod(path, 0o500 if path.is_dir() else 0o400)
         for directory in (fresh, existing):
-            error = peers(directory, "--as-user", str(NOBODY), **as_nobody).hello["error"]
+            error = peers(directory, *user, env=env).hello["error"]
             assert error.startswith(f"alerts_lib spool {directory} is unusable: Permission denied ("), error
     finally:
+        for path in [base, *base.rglob("*")]:
+            os.chmod(path, 0o700)
         shutil.rmtree(base)
 
 
