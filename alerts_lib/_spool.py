@@ -60,7 +60,7 @@ logger = logging.getLogger("alerts_lib")
 DB_NAME = "spool.sqlite3"
 BUSY_TIMEOUT = 10.0  # seconds a process waits for another's transaction (they last milliseconds)
 SCHEMA_VERSION = 1
-_LANE = re.compile(r"[0-9a-f]{24}")
+_LANE = re.compile(r"[0-9a-f]{16,64}")  # a hex fingerprint; a URL is refused
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: a late remove() of an evicted id cannot hit a newer row
@@ -79,12 +79,12 @@ _FORKING: list[Spool] = []
 
 def lane_key(kind: str, url: str) -> str:
     """A stable fingerprint of a destination lane; stored instead of the URL, which it cannot be turned back into."""
-    return hashlib.sha256(f"alerts_lib lane\0{kind}\0{url}".encode()).hexdigest()[:24]
+    return hashlib.sha256(f"alerts_lib lane\0{kind}\0{url}".encode()).hexdigest()[:32]
 
 
 def local_origin() -> str:
-    """Where an alert is raised, as shown in ``⏱ delayed: raised 12 min ago on <origin>``."""
-    return f"{socket.gethostname()} (pid {os.getpid()})"
+    """``host:pid``, where an alert is raised (``⏱ delayed: raised 12 min ago on <host>``)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass(frozen=True)

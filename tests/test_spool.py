@@ -100,7 +100,7 @@ def spools() -> Iterator[Any]:
 
 
 def rows(lane: str, n: int, start: float = 1000.0) -> list[tuple[str, dict[str, Any], float, str]]:
-    return [(lane, {"text": f"alert {i}"}, start + i, "host-a (pid 1)") for i in range(n)]
+    return [(lane, {"text": f"alert {i}"}, start + i, "host-a:1") for i in range(n)]
 
 
 def test_round_trip_oldest_first(tmp_path: Path, spools: Any) -> None:
@@ -111,7 +111,7 @@ def test_round_trip_oldest_first(tmp_path: Path, spools: Any) -> None:
     a.release()
     claimed = b.claim([LANE])
     assert [row.id for row in claimed] == ids
-    assert claimed[0] == Spooled(ids[0], LANE, {"text": "alert 0"}, 1000.0, "host-a (pid 1)")
+    assert claimed[0] == Spooled(ids[0], LANE, {"text": "alert 0"}, 1000.0, "host-a:1")
     assert a.claim([LANE]) == []  # b holds them now
     b.remove(ids[:2])
     assert b.pending() == {LANE: 1}
@@ -247,7 +247,7 @@ def test_the_webhook_token_is_never_written(tmp_path: Path, spools: Any) -> None
         data = path.read_bytes()
         assert TOKEN.encode() not in data, f"the token is in {path}"
         assert PATH.encode() not in data and b"hooks.slack.com" not in data, f"the URL is in {path}"
-    assert lane == lane_key("slack", url) and len(lane) == 24 and lane != lane_key("teams", url)
+    assert lane == lane_key("slack", url) and len(lane) == 32 and lane != lane_key("teams", url)
 
 
 def test_a_corrupt_database_is_one_clear_error(tmp_path: Path) -> None:
