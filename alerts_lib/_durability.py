@@ -6,17 +6,11 @@ so a slow disk, a corrupt file or a read-only directory costs the caller nothing
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 logger = logging.getLogger("alerts_lib")
-
-
-def lane_key(kind: str, url: str) -> str:
-    """The spool's name for a destination URL: a fingerprint, so the webhook token is never written to disk."""
-    return hashlib.sha256(f"alerts_lib lane\0{kind}\0{url}".encode()).hexdigest()[:32]
 
 
 class Durability:
@@ -35,12 +29,12 @@ class Durability:
         return self._spool is not None
 
     def _disable(self, exc: BaseException, what: str) -> None:
-        logger.error(
-            "alerts_lib: the spool in ALERTS_SPOOL_DIR=%s %s (%s); alerts are kept in memory only",
-            self.directory,
-            what,
-            exc,
-        )
+        # SpoolError's message already says which spool and why; anything else is named by its type.
+        if exc.__class__.__name__ == "SpoolError":
+            why = str(exc).removeprefix("alerts_lib ")
+        else:
+            why = f"the spool in {self.directory} {what} ({type(exc).__name__})"
+        logger.error("alerts_lib: %s; alerts are kept in memory only (ALERTS_SPOOL_DIR)", why)
         spool, self._spool = self._spool, None
         if spool is not None:
             try:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import queue
 import socket
 import threading
@@ -24,9 +23,10 @@ from typing import Any, NamedTuple
 
 from ._alert import Alert, Severity
 from ._config import Plan
-from ._durability import Durability, lane_key
+from ._durability import Durability
 from ._policy import Outcome, RetryPolicy, Verdict
 from ._settings import Settings
+from ._spool import lane_key, local_origin
 from ._storm import StormControl, Summary
 from ._text import clip, to_text
 from ._transport import Transport
@@ -104,7 +104,8 @@ class _Lane:
     failures: int = 0  # consecutive failed posts, for the backoff exponent
     failing_since: float | None = None
     warned_at: float = float("-inf")
-    unreported_drops: int = 0
+    unreported_drops: int = 0  # queue-full drops not yet said in a delivered post
+    unreported_evicted: int = 0  # spool-full evictions, likewise
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
 
@@ -143,7 +144,7 @@ class Worker:
         self._storm: StormControl[tuple[Destination, object, str | None]] = StormControl(settings.dedup_window)
         self._flushes: list[_Flush] = []
         self._seq = 0
-        self._origin = f"{socket.gethostname()}:{os.getpid()}"
+        self._origin = local_origin()
         self._host = socket.gethostname()
         self._stopping = False
         self._abandon = False
@@ -196,12 +197,14 @@ class Worker:
         self._stopping = True
         if not flushed:
             self._abandon = True
+            # Said from this thread: the worker's loop may be stuck in a post, and the process is about to go.
+            self._log_abandoned()
         if self._loop_thread.is_alive() and not self._loop.is_closed():
             try:
-                done = asyncio.run_coroutine_threadsafe(self._shutdown(flushed), self._loop)
-                done.result(timeout=2.0)
-            except Exception:
-                logger.debug("alerts_lib: worker shutdown did not finish cleanly", exc_info=True)
+                self._loop.call_soon_threadsafe(self._stop_loop)
+            except RuntimeError:  # closed in the meantime
+                pass
+            self._loop_thread.join(timeout=1.0)
         with self._lock:
             self._markers += 1
         self._queue.put_nowait(_WAKE)
@@ -294,9 +297,7 @@ class Worker:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _shutdown(self, flushed: bool) -> None:
-        if not flushed:
-            self._log_abandoned()
+    def _stop_loop(self) -> None:
         if self._durability is not None:
             self._durability.close()
         self._stopped.set()
@@ -436,7 +437,7 @@ class Worker:
         if self._durability is None or not added:
             return
         fresh = [(lane, p) for lane, p in added if not p.resend and p.spool_id is None]
-        ids = self._durability.add([(lane.key, p.render, p.created, self._host) for lane, p in fresh])
+        ids = self._durability.add([(lane.key, p.render, p.created, self._origin) for lane, p in fresh])
         for (_, pending), spool_id in zip(fresh, ids, strict=True):
             pending.spool_id = spool_id
 
@@ -448,16 +449,19 @@ class Worker:
             if not lanes:
                 continue
             lane = lanes[0]
-            origin = None if row.origin.split(":")[0] == self._host else row.origin
+            origin = None if row.origin == self._origin else row.origin  # raised by another process: say so
             lane.pending.append(_Pending(row.render, row.created, self._next_seq(), origin, row.id))
             lane.stats.queued += 1
             lane.wake.set()
         evicted = self._durability.take_evicted()
         if evicted:
             for lane in self._all_lanes():
-                lane.unreported_drops += evicted
+                lane.unreported_evicted += evicted
                 lane.stats.dropped += evicted
-            logger.warning("alerts_lib: the spool was full: its %d oldest alert(s) were dropped", evicted)
+            logger.warning(
+                "alerts_lib: the spool was full (ALERTS_SPOOL_MAX): its %d oldest alert(s) were dropped from it",
+                evicted,
+            )
 
     async def _run_housekeeping(self) -> None:
         next_poll = self._clock()
@@ -523,9 +527,13 @@ class Worker:
         head = [p for p in _takewhile_same(head, kind)]
         wall = time.time()
         renders = [self._with_delay_note(dest, p, wall) for p in head]
-        drops = lane.unreported_drops
+        drops, evicted = lane.unreported_drops, lane.unreported_evicted
         if drops:
             renders[0] = dest.annotate(renders[0], f"⚠️ alerts_lib dropped {drops} alert(s): its queue was full")
+        if evicted:
+            renders[0] = dest.annotate(
+                renders[0], f"⚠️ alerts_lib's spool was full: its {evicted} oldest alert(s) were dropped from it"
+            )
         batch = dest.batch(renders)
         sent = head[: batch.count]
         lane.inflight = sent
@@ -535,9 +543,9 @@ class Worker:
             outcome = await self._transport.post(dest.post_url(lane.url), batch.body, dest.classify)
         finally:
             lane.inflight = []
-        self._settle(lane, sent, outcome, drops)
+        self._settle(lane, sent, outcome, drops, evicted)
 
-    def _settle(self, lane: _Lane, sent: list[_Pending], outcome: Outcome, drops: int) -> None:
+    def _settle(self, lane: _Lane, sent: list[_Pending], outcome: Outcome, drops: int, evicted: int) -> None:
         now, wall, stats = self._clock(), time.time(), lane.stats
         alerts = [p for p in sent if not p.resend]
         if outcome.verdict is Verdict.DELIVERED:
@@ -546,6 +554,7 @@ class Worker:
             stats.posts += 1
             stats.queued -= len(alerts)
             lane.unreported_drops -= drops
+            lane.unreported_evicted -= evicted
             if lane.failures:
                 logger.info(
                     "alerts_lib: delivery to %s works again after %d failed attempt(s)", lane.where, lane.failures
