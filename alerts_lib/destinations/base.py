@@ -54,6 +54,11 @@ class Destination(Protocol):
         """The verdict on one HTTP answer: delivered, retry (when) or permanent (why, in words)."""
         ...
 
+    def post_url(self, url: str) -> str:
+        """Where the worker POSTs a batch for the lane of ``url`` (one of ``urls``): the URL itself for webhooks,
+        ``{url}/api/v2/alerts`` for Alertmanager, whose ``urls`` are base URLs."""
+        ...
+
     def mask(self, url: str) -> str:
         """How ``url`` is shown in logs and ``check``: enough to tell URLs apart, nothing to post with."""
         ...
