@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -243,3 +244,11 @@ def test_untrusted_teams_card_text_stays_text_and_runs_nothing(page: tuple[Any, 
     assert driver.execute_script("return window.__pwned === undefined")
     with pytest.raises(NoAlertPresentException):
         _ = driver.switch_to.alert.text
+
+
+def test_the_readme_teams_screenshot_can_be_regenerated(chrome: Any, tmp_path: Path) -> None:
+    from demo import teams_screenshot
+
+    out = tmp_path / "inbox-teams.png"
+    teams_screenshot.take(out, height=600)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000

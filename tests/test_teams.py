@@ -205,6 +205,8 @@ def test_batch_combines_alerts_into_one_card_while_it_fits(teams: TeamsDestinati
     assert [c["type"] for c in card["body"]] == ["Container"] * 3
     assert [c.get("separator") for c in card["body"]] == [None, True, True]
     assert len(card["msteams"]["entities"]) == 1, "one entity for the repeated mention"
+    mentions = [text for kind, key, text in strings(card["body"]) if kind == "TextBlock" and key == "text"]
+    assert mentions == ["<at>oncall@contoso.com</at>"], "pinged once per card"
     assert teams.batch(renders[:1]).body == renders[0]
 
     many = [teams.render(formatters.alert(f"a{i}"), now=NOW) for i in range(MAX_BATCH + 5)]

@@ -219,7 +219,16 @@ class TeamsDestination:
         count = 1
         for render in renders[1:MAX_BATCH]:
             card = _card(render)
-            containers = [{**c, "separator": True, "spacing": "Large"} for c in card["body"]]
+            tags = {e["text"] for e in entities}  # a mention the card has already pings once is enough
+            containers = [
+                {
+                    **c,
+                    "separator": True,
+                    "spacing": "Large",
+                    "items": [i for i in c["items"] if i.get("text") not in tags],
+                }
+                for c in card["body"]
+            ]
             extra = [e for e in card["msteams"].get("entities", []) if e not in entities]
             size += sum(_size(c) + 1 for c in containers) + sum(_size(e) + 1 for e in extra)
             if size > MAX_MESSAGE_BYTES:
