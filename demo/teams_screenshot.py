@@ -53,11 +53,7 @@ def take(out: Path, width: int = 1200, height: int = 1080) -> None:
             answer = httpx.post(teams.post_url(url), json=body, timeout=5)
             if answer.status_code != 202:
                 raise SystemExit(f"the inbox refused a card: HTTP {answer.status_code} {answer.text}")
-        with browser.headless_chrome(width, height) as driver:
-            driver.get(inbox.base_url + "/")
-            time.sleep(3)  # a poll, then the fade-in of fresh messages
-            out.parent.mkdir(parents=True, exist_ok=True)
-            driver.save_screenshot(str(out))
+        browser.screenshot(inbox.base_url + "/", out, width, height)
 
 
 if __name__ == "__main__":
