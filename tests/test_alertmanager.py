@@ -105,7 +105,7 @@ def test_two_peered_replicas_both_sent_the_alert_notify_once(tmp_path: Path, sla
 
 
 def test_firing_then_resolved_sends_the_resolved_notification(one_am: am.Alertmanager, slack: FakeSlack) -> None:
-    destination = AlertmanagerDestination("am", [one_am.url], resend_interval=1)
+    destination = AlertmanagerDestination("am", [one_am.url], resend_interval=5)
     start = time.time()
     degraded = formatters.health_degraded(["A"], ["B"], env="test")
     post(destination, [destination.render(degraded, now=start)])
@@ -114,7 +114,7 @@ def test_firing_then_resolved_sends_the_resolved_notification(one_am: am.Alertma
     first_end = alert["endsAt"]
 
     # While firing, the re-sends keep it alive (Alertmanager would resolve it at endsAt otherwise).
-    [resend] = destination.resends(start + 1.5)
+    [resend] = destination.resends(start + 5.5)
     assert post(destination, [resend])[0][2] is Verdict.DELIVERED
     [alert] = one_am.alerts()
     assert alert["endsAt"] > first_end and alert["labels"]["severity"] == "warning"
