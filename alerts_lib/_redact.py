@@ -1,14 +1,15 @@
-"""Keeping the webhook URL secret: masking for display, and scrubbing third-party log records.
+"""Keeping destination URLs secret: masking for display, and scrubbing third-party log records.
 
-The path of a Slack webhook URL *is* the credential. We never log it ourselves, but httpx logs every request
-URL at INFO and httpcore its traces at DEBUG, so their records are scrubbed of every URL we were given.
+The path of a Slack webhook URL *is* the credential; for a Teams Workflows URL it is the ``sig=`` query
+parameter; any URL may carry a basic-auth password. We never log them ourselves, but httpx logs every request
+URL at INFO and httpcore its traces at DEBUG, so their records are scrubbed of every secret we were given.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 # Loggers that may render a request URL. Filters attached to a logger only see records logged on that exact
 # logger (not its children), hence the full list.
@@ -24,22 +25,29 @@ THIRD_PARTY_LOGGERS = (
 )
 
 
+# Query parameters that are credentials: Teams Workflows signs its trigger URLs with ``sig``.
+SECRET_QUERY_KEYS = frozenset({"sig"})
+MASK = "****"
+
+
 def mask_url(url: str | None) -> str:
-    """``https://hooks.slack.com/services/T…/B…/****``: enough to tell webhooks apart, nothing to post with."""
+    """``https://hooks.slack.com/services/T…/B…/****``: enough to tell webhooks apart, nothing to post with.
+
+    A URL signed by a query parameter (Teams) keeps its path's shape and shows ``sig=****`` instead."""
     if not url:
         return "(none)"
     try:
         parts = urlsplit(url)
-        host = parts.hostname or "?"
-        if parts.port:
-            host = f"{host}:{parts.port}"
+        host = _host(parts)
         segments = [s for s in parts.path.split("/") if s]
     except ValueError:
         return "(invalid URL)"
+    if query_secrets(parts.query):
+        return _mask_signed(parts, host, segments)
     masked = []
     for i, segment in enumerate(segments):
         if i == len(segments) - 1:
-            masked.append("****")
+            masked.append(MASK)
         elif i == 0 and segment.isalpha() and segment.islower():
             masked.append(segment)  # a route word such as "services"
         else:
@@ -47,17 +55,68 @@ def mask_url(url: str | None) -> str:
     return f"{parts.scheme or '?'}://{host}/" + "/".join(masked)
 
 
-def secret_parts(url: str) -> dict[str, str]:
-    """Each string of ``url`` that lets someone post (the URL, its path, its token) and how to show it."""
-    masked = mask_url(url)
+def _host(parts: SplitResult) -> str:
+    host = parts.hostname or "?"
+    return f"{host}:{parts.port}" if parts.port else host
+
+
+def _mask_signed(parts: SplitResult, host: str, segments: list[str]) -> str:
+    """``https://host/powerautomate/automations/direct/workflows/0a1b2c…/triggers/…?api-version=1&sp=…&sig=****``."""
+    path = "/".join(s if len(s) <= 16 else s[:6] + "…" for s in segments)
+    query = []
+    for pair in parts.query.split("&"):
+        key, _, value = pair.partition("=")
+        if unquote(key).lower() in SECRET_QUERY_KEYS:
+            value = MASK
+        elif len(value) > 8:
+            value = "…"
+        query.append(f"{key}={value}" if value else key)
+    return f"{parts.scheme or '?'}://{host}/{path}?{'&'.join(query)}"
+
+
+def mask_credentials(url: str) -> str:
+    """``url`` as is, but with a basic-auth password shown as ``****`` (for URLs that are not secrets)."""
     try:
-        path = urlsplit(url).path
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        netloc = f"{parts.username or ''}:{MASK}@{_host(parts)}"
     except ValueError:
-        path = ""
+        return "(invalid URL)"
+    return parts._replace(netloc=netloc).geturl()
+
+
+def query_secrets(query: str) -> list[str]:
+    """The values of credential query parameters (``sig``), as written in the URL and decoded."""
+    found: list[str] = []
+    for pair in query.split("&"):
+        key, _, value = pair.partition("=")
+        if unquote(key).lower() in SECRET_QUERY_KEYS and value:
+            found += [value] if unquote(value) == value else [value, unquote(value)]
+    return found
+
+
+def secret_parts(url: str, *, path_is_secret: bool = True) -> dict[str, str]:
+    """Each string of ``url`` that lets someone post (the URL, its path, its token, its ``sig``, a password)
+    and how to show it. ``path_is_secret=False`` for URLs whose only secret is a password (Alertmanager)."""
+    masked = mask_url(url) if path_is_secret else mask_credentials(url)
+    try:
+        split = urlsplit(url)
+        path, query, password = split.path, split.query, split.password
+    except ValueError:
+        path, query, password = "", "", None
     parts = {url: masked}
-    if len(path) > 8:  # a real webhook path, not "/" or "/hook"
+    signed = query_secrets(query)
+    for value in signed:
+        parts[value] = MASK
+    if path_is_secret and not signed and len(path) > 8:  # a real webhook path, not "/" or "/hook"
         parts[path] = "/" + masked.split("/", 3)[-1]
-        parts[path.rsplit("/", 1)[-1]] = "****"
+        parts[path.rsplit("/", 1)[-1]] = MASK
+    if password:
+        # With its delimiters, so even a short password is only replaced where it is a password.
+        parts[f":{password}@"] = f":{MASK}@"
+        if unquote(password) != password:
+            parts[f":{unquote(password)}@"] = f":{MASK}@"
     return {secret: shown for secret, shown in parts.items() if secret}
 
 
@@ -68,8 +127,8 @@ class _Secrets:
         self._lock = threading.Lock()
         self.items: tuple[tuple[str, str], ...] = ()
 
-    def add(self, url: str) -> None:
-        new = secret_parts(url)
+    def add(self, url: str, path_is_secret: bool = True) -> None:
+        new = secret_parts(url, path_is_secret=path_is_secret)
         with self._lock:
             merged = dict(self.items) | new
             self.items = tuple(sorted(merged.items(), key=lambda kv: -len(kv[0])))
@@ -102,9 +161,9 @@ class RedactingFilter(logging.Filter):
 _FILTER = RedactingFilter()
 
 
-def protect(url: str) -> None:
-    """Register ``url`` as a secret and make sure HTTP libraries' loggers scrub it."""
-    SECRETS.add(url)
+def protect(url: str, *, path_is_secret: bool = True) -> None:
+    """Register ``url``'s secret parts (see :func:`secret_parts`) and make sure HTTP libraries' loggers scrub them."""
+    SECRETS.add(url, path_is_secret)
     for name in THIRD_PARTY_LOGGERS:
         log = logging.getLogger(name)
         if _FILTER not in log.filters:

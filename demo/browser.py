@@ -10,7 +10,9 @@ import contextlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
@@ -63,3 +65,15 @@ def headless_chrome(width: int = 1200, height: int = 900) -> Iterator[Any]:
             yield driver
         finally:
             driver.quit()
+
+
+def screenshot(url: str, out: Path, width: int, height: int, settle: float = 3.0) -> None:
+    """``url`` as a PNG at ``out``, once the page has had ``settle`` seconds (a poll, then the fade-in)."""
+    reason = missing()
+    if reason:
+        raise SystemExit(f"cannot take a screenshot: {reason}")
+    with headless_chrome(width, height) as driver:
+        driver.get(url)
+        time.sleep(settle)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(out))

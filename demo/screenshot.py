@@ -6,7 +6,6 @@ Regenerates the README's screenshot from a real run (headless Debian Chromium), 
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 from . import browser, scenario
@@ -21,11 +20,7 @@ def take(out: Path, width: int = 1200, height: int = 1500) -> None:
         if not scenario.run(stack, say=lambda line: None, pause=0.5):
             raise SystemExit("the scenario's alerts did not all reach the inbox")
         scenario.wait_for_alert(stack, "more like this", timeout=20)  # the storm summary, for the picture
-        with browser.headless_chrome(width, height) as driver:
-            driver.get(stack.inbox_url + "/")
-            time.sleep(3)  # a poll, then the fade-in of fresh messages
-            out.parent.mkdir(parents=True, exist_ok=True)
-            driver.save_screenshot(str(out))
+        browser.screenshot(stack.inbox_url + "/", out, width, height)
 
 
 if __name__ == "__main__":

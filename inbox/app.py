@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Query, Request
-from fastapi.responses import FileResponse, PlainTextResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from . import teams_rules
 from .forward import Forwarder
 from .slack_rules import Rejected, hook_label, parse_body, validate
 from .store import Message, MessageStore
@@ -75,6 +76,24 @@ def create_app(max_messages: int = 500, forward_url: str | None = None) -> FastA
             pending.add(task)
             task.add_done_callback(pending.discard)
         return PlainTextResponse("ok")
+
+    @app.post("/workflows/{path:path}")
+    @app.post("/powerautomate/{path:path}")
+    async def receive_teams(path: str, request: Request) -> Response:
+        """A Teams Workflows post (an Adaptive Card message): 202 like Power Automate, stored and shown; never
+        forwarded to Slack, whose webhooks would refuse it."""
+        try:
+            body = await _read_body(request)
+            message_json = teams_rules.validate(body)
+        except Rejected:
+            rejected = teams_rules.CardRejected("MessageTooLarge", "the body is over 1 MB", 413)
+            return JSONResponse(rejected.body(), status_code=rejected.status)
+        except teams_rules.CardRejected as rejected:
+            return JSONResponse(rejected.body(), status_code=rejected.status)
+        prefix = request.url.path.strip("/").split("/", 1)[0]
+        message = store.add(teams_rules.hook_label(f"{prefix}/{path}"), message_json, kind="teams")
+        log.info("received Teams message %d on %s", message.id, message.hook)
+        return Response(status_code=202)
 
     @app.get("/api/messages")
     async def messages(after: int = Query(0, ge=0), limit: int = Query(200, ge=1, le=1000)) -> dict[str, Any]:

@@ -20,6 +20,7 @@ class Message:
     hook: str  # the webhook path without its token
     payload: dict[str, Any]
     forwarded: str | None = None  # None: not forwarded; "ok" or "failed: ..." otherwise
+    kind: str = "slack"  # or "teams": a Workflows post, an Adaptive Card message
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -29,6 +30,7 @@ class Message:
             "text": self.payload.get("text", ""),
             "payload": self.payload,
             "forwarded": self.forwarded,
+            "kind": self.kind,
         }
 
 
@@ -44,11 +46,11 @@ class MessageStore:
         self._messages = deque(maxlen=max(1, self.max_messages))
         self._lock = threading.Lock()
 
-    def add(self, hook: str, payload: dict[str, Any]) -> Message:
+    def add(self, hook: str, payload: dict[str, Any], kind: str = "slack") -> Message:
         with self._lock:
             self._last_id += 1
             received = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-            message = Message(self._last_id, received, hook, payload)
+            message = Message(self._last_id, received, hook, payload, kind=kind)
             self._messages.append(message)
             return message
 

@@ -4,7 +4,9 @@ text stays text (no markup, no script) whatever an alert carries."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from alerts_lib import formatters
 from alerts_lib.destinations.slack import render_alert
+from alerts_lib.destinations.teams import TeamsDestination
 from demo import browser
 from demo.procs import Child, running_inbox
 from tests.support.fake_slack import PATH
@@ -157,3 +160,96 @@ def test_untrusted_text_is_shown_as_text_and_runs_nothing(page: tuple[Any, Child
     assert driver.execute_script("return window.__pwned === undefined")
     with pytest.raises(NoAlertPresentException):
         _ = driver.switch_to.alert.text
+
+
+TEAMS_PATH = "/workflows/0123456789abcdef/triggers/manual/paths/invoke?api-version=1&sig=BROWSERsig"
+
+
+def post_teams(inbox: Child, message: dict[str, Any]) -> None:
+    response = requests.post(inbox.base_url + TEAMS_PATH, json=message, timeout=5)
+    assert response.status_code == 202, response.text
+
+
+def test_a_teams_card_appears_rendered_like_teams(page: tuple[Any, Child]) -> None:
+    driver, inbox = page
+    teams = TeamsDestination("ml", inbox.base_url + TEAMS_PATH, mention="On call <oncall@contoso.com>")
+    alert = formatters.airflow_event(
+        "etl",
+        task_id="load",
+        run_id="r1",
+        exception=RuntimeError("boom\nline 2"),
+        log_url="http://af:8080/x",
+        env="demo",
+    )
+    post_teams(inbox, teams.render(alert, now=time.time()))
+    [message] = wait_messages(driver, 1)
+    assert message.find_element(By.CSS_SELECTOR, ".badge.teams").text == "TEAMS"
+    assert message.find_element(By.CSS_SELECTOR, ".ac-container.ac-style-attention")
+    title = message.find_element(By.CSS_SELECTOR, ".ac-rich .ac-bold")
+    assert title.text == "🔥 [Airflow] task failed: etl.load: RuntimeError: boom · demo"
+    rows = [r.text for r in message.find_elements(By.CSS_SELECTOR, ".ac-columns")]
+    assert "dag\netl" in rows or "dag etl" in rows, rows
+    assert message.find_element(By.CSS_SELECTOR, ".ac-mono").text == "boom\nline 2"
+    link = message.find_element(By.CSS_SELECTOR, "a.ac-action")
+    assert (link.text, link.get_attribute("href")) == ("View log", "http://af:8080/x")
+    assert [m.text for m in message.find_elements(By.CSS_SELECTOR, ".mention")] == ["@On call"]
+    assert "BROWSERsig" not in message.text
+
+
+def test_untrusted_teams_card_text_stays_text_and_runs_nothing(page: tuple[Any, Child]) -> None:
+    driver, inbox = page
+    raw = " ".join(HOSTILE)
+    careless = {  # a sender that puts untrusted text anywhere, as a careless one would
+        "type": "message",
+        "attachments": [
+            {
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "content": {
+                    "type": "AdaptiveCard",
+                    "version": "1.4",
+                    "body": [
+                        {"type": "TextBlock", "text": raw + " <at>Boss</at> <at>On call</at>"},
+                        {"type": "RichTextBlock", "inlines": [{"type": "TextRun", "text": "<at>On call</at> " + raw}]},
+                        {"type": "FactSet", "facts": [{"title": HOSTILE[1], "value": "[link](javascript:alert(1))"}]},
+                        {"type": "Container", "style": "x onload=alert(1)", "items": [{"type": "Image", "url": "x"}]},
+                    ],
+                    "actions": [{"type": "Action.OpenUrl", "title": "open", "url": "javascript:window.__pwned=9"}],
+                    "msteams": {
+                        "entities": [{"type": "mention", "text": "<at>On call</at>", "mentioned": {"id": "x"}}]
+                    },
+                },
+            }
+        ],
+    }
+    post_teams(inbox, careless)
+    ours = TeamsDestination("ml", inbox.base_url + TEAMS_PATH, mention="On call <oncall@contoso.com>")
+    post_teams(
+        inbox, ours.render(formatters.prediction_error(RuntimeError("<at>On call</at> " + raw)), now=time.time())
+    )
+    ours_msg, careless_msg = wait_messages(driver, 2)
+
+    for message in (ours_msg, careless_msg):
+        content = message.find_element(By.CSS_SELECTOR, ".content")
+        for tag in ("img", "script", "svg", "iframe"):
+            assert not content.find_elements(By.TAG_NAME, tag), f"a card injected a <{tag}> element"
+        for anchor in content.find_elements(By.TAG_NAME, "a"):
+            assert anchor.get_attribute("href").startswith(("http://", "https://")), "non-http link rendered"
+    # A mention needs an entity, and only markdown text (a TextBlock) can carry one: never a TextRun.
+    assert [m.text for m in careless_msg.find_elements(By.CSS_SELECTOR, ".mention")] == ["@On call"]
+    assert "<at>Boss</at>" in careless_msg.text and "<at>On call</at> <img" in careless_msg.text, careless_msg.text
+    assert (
+        "[link](javascript:alert(1))" in careless_msg.text and "<script>window.__pwned=2</script>" in careless_msg.text
+    )
+    assert [m.text for m in ours_msg.find_elements(By.CSS_SELECTOR, ".mention")] == ["@On call"], "the configured one"
+    assert "On call" in ours_msg.find_element(By.CSS_SELECTOR, ".ac-rich .ac-bold").text
+    assert driver.execute_script("return window.__pwned === undefined")
+    with pytest.raises(NoAlertPresentException):
+        _ = driver.switch_to.alert.text
+
+
+def test_the_readme_teams_screenshot_can_be_regenerated(chrome: Any, tmp_path: Path) -> None:
+    from demo import teams_screenshot
+
+    out = tmp_path / "inbox-teams.png"
+    teams_screenshot.take(out, height=600)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000

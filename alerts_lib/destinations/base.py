@@ -54,16 +54,17 @@ class Destination(Protocol):
         """The verdict on one HTTP answer: delivered, retry (when) or permanent (why, in words)."""
         ...
 
+    def post_url(self, url: str) -> str:
+        """Where the worker POSTs a batch for the lane of ``url`` (one of ``urls``): the URL itself for webhooks,
+        ``{url}/api/v2/alerts`` for Alertmanager, whose ``urls`` are base URLs."""
+        ...
+
     def mask(self, url: str) -> str:
         """How ``url`` is shown in logs and ``check``: enough to tell URLs apart, nothing to post with."""
         ...
 
     def resends(self, now: float) -> list[Render]:
         """Renders to post again now (Alertmanager re-sends firing alerts); empty for most kinds."""
-        ...
-
-    def post_url(self, url: str) -> str:
-        """Where a lane of ``url`` posts (Alertmanager: ``{url}/api/v2/alerts``)."""
         ...
 
     def text_of(self, render: Render) -> str:

@@ -315,18 +315,22 @@ function renderMessage(message) {
   time.dateTime = message.received_at;
   time.title = received.toString();
   meta.append(el("span", "author", payload.username || "alerts"), el("span", "badge", "APP"), time, el("span", "hook", message.hook));
+  if (message.kind === "teams") meta.append(el("span", "badge teams", "TEAMS"));
   if (message.forwarded) {
     const failed = message.forwarded.startsWith("failed");
     meta.append(el("span", "forwarded" + (failed ? " failed" : ""), "↪ Slack: " + message.forwarded));
   }
   const content = el("div", "content");
-  if (Array.isArray(payload.blocks) && payload.blocks.length) {
+  if (message.kind === "teams") {
+    content.append(renderTeamsMessage(payload)); // teams.js
+  } else if (Array.isArray(payload.blocks) && payload.blocks.length) {
     payload.blocks.forEach((block) => content.append(renderBlock(block)));
   } else if (typeof payload.text === "string") {
     if (payload.mrkdwn === false) appendText(content, payload.text);
     else renderMrkdwn(payload.text, content);
   }
-  (Array.isArray(payload.attachments) ? payload.attachments : []).forEach((att) => content.append(renderAttachment(att)));
+  const slackAttachments = message.kind !== "teams" && Array.isArray(payload.attachments) ? payload.attachments : [];
+  slackAttachments.forEach((att) => content.append(renderAttachment(att)));
   const raw = el("details", "raw");
   raw.append(el("summary", null, "payload"), el("pre", null, JSON.stringify(payload, null, 2)));
   body.append(meta, content, raw);
