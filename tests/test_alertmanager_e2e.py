@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from demo.procs import REPO_ROOT
@@ -62,3 +63,82 @@ def test_three_processes_through_the_public_api_make_one_notification(tmp_path: 
         assert "&lt;!channel&gt;" in attachment["text"] and "<!channel>" not in attachment["text"]
         [alert] = replica.alerts()
         assert alert["labels"]["env"] == "e2e" and alert["labels"]["alertname"] == "ModelHotswapFailed"
+
+
+def test_the_issue_example_config_works_as_written(tmp_path: Path, slack: FakeSlack, monkeypatch) -> None:
+    """The README's TOML, verbatim but for the URLs: Slack on-call, a Teams channel (the inbox) and two Alertmanager
+    replicas, routed by severity and source. One replica is down: the other still gets every alert."""
+    import alerts_lib
+    from alerts_lib import formatters
+    from demo.procs import running_inbox
+
+    with am.running(tmp_path, slack.url) as (replica,), FakeSlack() as oncall, running_inbox() as inbox:
+        dead = "http://127.0.0.1:9"  # nothing listens: retried on its own lane, never blocks the others
+        monkeypatch.setenv("SLACK_ONCALL_WEBHOOK", oncall.url)
+        monkeypatch.setenv(
+            "TEAMS_ML_WEBHOOK", f"{inbox.base_url}/workflows/abc/triggers/manual/paths/invoke?sig=s3cret"
+        )
+        config = tmp_path / "alerts.toml"
+        config.write_text(
+            f"""
+[destinations.oncall]            # kind defaults to "slack"
+url = "${{SLACK_ONCALL_WEBHOOK}}"
+
+[destinations.ml]
+kind = "teams"
+url = "${{TEAMS_ML_WEBHOOK}}"
+
+[destinations.am]
+kind = "alertmanager"
+urls = ["{replica.url}", "{dead}"]   # every replica (they do not share alerts)
+
+[[routes]]
+match = {{ severity = ["critical", "error"] }}   # keys: severity, source, env, name; a value or a list of values
+to = ["oncall", "am"]
+
+[[routes]]
+match = {{ source = "Airflow" }}
+to = ["ml"]
+
+[[routes]]                                      # no match: everything else
+to = ["oncall"]
+"""
+        )
+        alerts_lib.configure(config=str(config), min_interval=0, dedup_window=0, backoff_max=0.5)
+        alerts_lib.send_slack_alert(formatters.hotswap_failed("my_model", "A", ValueError("bad"), version=9))
+        alerts_lib.send_slack_alert(formatters.model_registered("my_model", 9, "A"))
+        alerts_lib.send_slack_alert("deploy done")
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not replica.alerts():
+            time.sleep(0.2)
+        assert [a["labels"]["alertname"] for a in replica.alerts()] == ["ModelHotswapFailed"]
+        assert oncall.wait_for(lambda s: len("\n".join(s.delivered_texts()).split("\n")) >= 2, 10)
+        oncall_text = "\n".join(oncall.delivered_texts())
+        assert "hot-swap of model @A to v9 failed" in oncall_text and "deploy done" in oncall_text
+        assert "model registered" not in oncall_text
+        teams = httpx.get(f"{inbox.base_url}/api/messages", timeout=5).json()["messages"]
+        assert any("model registered" in str(m) for m in teams) and not any("deploy done" in str(m) for m in teams)
+        per = alerts_lib.stats().destinations
+        assert per["am"].delivered >= 1 and per["am"].retries >= 1  # the dead replica retries on its own lane
+        alerts_lib.testing.reset_alerts()
+
+
+def test_degraded_then_recovered_is_one_alert_firing_then_resolved(tmp_path: Path, slack: FakeSlack) -> None:
+    import alerts_lib
+    from alerts_lib import formatters
+
+    with am.running(tmp_path, slack.url) as (replica,):
+        config = tmp_path / "alerts.toml"
+        config.write_text(f'[destinations.am]\nkind = "alertmanager"\nurls = ["{replica.url}"]\nresend_interval = 1\n')
+        alerts_lib.configure(config=str(config), min_interval=0)
+        alerts_lib.send_slack_alert(formatters.health_degraded(["A"], ["B"]))
+        assert alerts_lib.flush(10)
+        assert slack.wait_for(lambda s: any("FIRING" in str(r.json) for r in s.requests), 15)
+        firing = [a for a in replica.alerts() if a["labels"]["alertname"] == "ServiceHealth"]
+        assert firing and firing[0]["status"]["state"] == "active"
+        time.sleep(2.5)  # re-sent while firing: Alertmanager forgets alerts that are not
+        assert alerts_lib.stats().destinations["am"].posts >= 2
+        alerts_lib.send_slack_alert(formatters.health_recovered(["A", "B"]))
+        assert alerts_lib.flush(10)
+        assert slack.wait_for(lambda s: any("RESOLVED" in str(r.json) for r in s.requests), 20)
+        alerts_lib.testing.reset_alerts()
