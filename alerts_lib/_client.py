@@ -366,7 +366,7 @@ def _at_exit() -> None:
         _worker = _hot = None
         # After a flush that already timed out with nothing delivered since (an Airflow callback's bounded
         # wait, say), waiting again only delays the exit: say what is left and go.
-        worker.close(0.0 if worker.stalled else worker.settings.shutdown_timeout)
+        worker.close(0.0 if worker.stalled else worker.settings.shutdown_timeout, wait=False)
 
 
 def _after_fork_in_child() -> None:

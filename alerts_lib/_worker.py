@@ -191,8 +191,11 @@ class Worker:
         """A flush timed out and nothing was delivered since: the destinations are not answering."""
         return self._stalled_at is not None and self._posts == self._stalled_at
 
-    def close(self, timeout: float) -> bool:
-        """Flush, then stop; what is left stays in the spool for another process, or is logged — never lost silently."""
+    def close(self, timeout: float, *, wait: bool = True) -> bool:
+        """Flush, then stop; what is left stays in the spool for another process, or is logged — never lost silently.
+
+        ``wait=False`` at interpreter exit: the worker's threads are daemons, waiting for them only delays the exit.
+        """
         flushed = self.flush(timeout)
         self._stopping = True
         if not flushed:
@@ -204,7 +207,8 @@ class Worker:
                 self._loop.call_soon_threadsafe(self._stop_loop)
             except RuntimeError:  # closed in the meantime
                 pass
-            self._loop_thread.join(timeout=1.0)
+            if wait:
+                self._loop_thread.join(timeout=1.0)
         with self._lock:
             self._markers += 1
         self._queue.put_nowait(_WAKE)
