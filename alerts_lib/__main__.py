@@ -1,19 +1,22 @@
 """``python -m alerts_lib send "text"`` and ``python -m alerts_lib check``.
 
 ``send`` goes through the same queue and worker as the library (so it proves the real path works) and
-waits for the result; ``check`` explains the configuration without sending anything.
+waits for the result; ``check`` explains the configuration without sending anything (``check --live`` also
+connects to each webhook, see ``_probe``).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
 from ._client import configure, flush, send_slack_alert, stats
+from ._probe import probe
 from ._redact import mask_url
-from ._settings import load_settings
+from ._settings import load_settings, webhook_problem
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -22,12 +25,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     send = commands.add_parser("send", help="deliver one alert now and report the result")
     send.add_argument("text", help="the message (Slack mrkdwn)")
     send.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for delivery (default 30)")
-    commands.add_parser("check", help="validate the configuration, masking the webhook")
+    check = commands.add_parser("check", help="validate the configuration, masking the webhook")
+    check.add_argument("--live", action="store_true", help="also connect to each webhook (posts nothing)")
+    check.add_argument("--timeout", type=float, default=5.0, help="seconds per webhook for --live (default 5)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the worker does")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     if args.command == "check":
-        return _check()
+        return _check(args.live, args.timeout)
     return _send(args.text, args.timeout)
 
 
@@ -35,14 +40,29 @@ def _out(line: str) -> None:
     sys.stdout.write(line + "\n")
 
 
-def _check() -> int:
+def _check(live: bool, timeout: float) -> int:
+    """Exit 0: ready (with ``--live``, every webhook reachable); 1: not ready; 3: a webhook is unreachable."""
     settings = load_settings()  # invalid values are explained in the log as they are replaced
     for name, value in settings.describe().items():
         _out(f"{name:18} {value}")
     if settings.webhook is None:
-        _out("not ready: SLACK_WEBHOOK_URL is not set (or invalid, see above): alerts would only be logged")
+        raw = os.environ.get("SLACK_WEBHOOK_URL", "").strip()
+        why = webhook_problem(raw, allow_http=settings.allow_http) if raw else "SLACK_WEBHOOK_URL is not set"
+        _out(f"not ready (alerts would only be logged): {why or 'SLACK_WEBHOOK_URL is invalid, see above'}")
         return 1
-    _out(f"ready: alerts go to {mask_url(settings.webhook)}")
+    webhooks = {"default": settings.webhook}
+    if not live:
+        _out(f"ready: alerts go to {mask_url(settings.webhook)} (check --live also tests the connection)")
+        return 0
+    unreachable = 0
+    for name, url in webhooks.items():
+        found = probe(url, timeout)
+        unreachable += not found.ok
+        _out(f"{name}  {mask_url(url)}  {found.status}: {found.detail} ({found.seconds:.2f} s)")
+    if unreachable:
+        _out(f"not ready: {unreachable} of {len(webhooks)} webhook(s) cannot be reached from here")
+        return 3
+    _out(f"ready: alerts go to {mask_url(settings.webhook)}, reachable from here (nothing was posted)")
     return 0
 
 

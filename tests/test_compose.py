@@ -26,6 +26,7 @@ import alerts_lib
 import fastapi_app.main
 import inbox
 import inbox.__main__
+from alerts_lib._settings import load_settings
 from demo.procs import REPO_ROOT, Child, free_port, running_inbox
 from fastapi_app.registry import FileRegistry
 from fastapi_app.settings import ServiceSettings
@@ -236,6 +237,17 @@ def test_alerts_go_to_the_inbox_and_reloads_to_the_service(services: dict[str, A
     reload_url = urlsplit(env_of(services["airflow"])["FASTAPI_RELOAD_URL"])
     assert (reload_url.hostname, reload_url.port) == ("fastapi", container_port(services["fastapi"]))
     assert "/variant/{alias}/reload" in routes(fastapi_app.main.app)
+
+
+def test_the_webhook_compose_gives_is_accepted_by_alerts_lib(
+    services: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """http://inbox:8025 is not loopback: compose opts in with ALERTS_ALLOW_HTTP, or alerts would only be logged."""
+    for name in ("fastapi", "airflow"):
+        for key, value in env_of(services[name]).items():
+            if key == "SLACK_WEBHOOK_URL" or key.startswith("ALERTS_"):
+                monkeypatch.setenv(key, value)
+        assert load_settings().webhook == env_of(services[name])["SLACK_WEBHOOK_URL"], name
 
 
 def test_service_environment_is_what_the_code_reads(services: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
