@@ -123,7 +123,7 @@ def _connect(addresses: _AddrInfo, deadline: float) -> socket.socket:
         except _Failed:
             sock.close()
             raise
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             why = f"no answer from {_show(address)} within the timeout"
         except ConnectionRefusedError:
             why = f"connection refused by {_show(address)} (nothing listens there)"
@@ -142,7 +142,7 @@ def _handshake(sock: socket.socket, host: str, deadline: float) -> ssl.SSLSocket
         raise _Failed(TLS_ERROR, f"certificate not trusted: {exc.verify_message}") from None
     except ssl.SSLError as exc:
         raise _Failed(TLS_ERROR, f"handshake failed: {exc.reason or type(exc).__name__}") from None
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise _Failed(TLS_ERROR, "no TLS handshake answer within the timeout") from None
     except OSError as exc:
         raise _Failed(TLS_ERROR, f"connection lost during the handshake ({type(exc).__name__})") from None
@@ -163,7 +163,7 @@ def _head(sock: socket.socket, host_header: str, deadline: float) -> int:
             if not chunk:
                 break
             answer += chunk
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise _Failed(UNREACHABLE, "connected, but no HTTP answer within the timeout") from None
     except OSError as exc:
         raise _Failed(UNREACHABLE, f"connected, but the connection failed ({type(exc).__name__})") from None

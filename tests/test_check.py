@@ -23,7 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def check(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """The real CLI, in a clean environment plus ``env``; the token must never show."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("ALERTS_", "SLACK_")) and "PROXY" not in k.upper()}
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith(("ALERTS_", "SLACK_")) and "PROXY" not in k.upper()
+    }
     done = subprocess.run(
         [sys.executable, "-m", "alerts_lib", "check", *args],
         env={**clean, **env, "PYTHONPATH": str(ROOT)},
@@ -96,7 +98,9 @@ def test_check_says_not_ready_for_http_to_a_remote_host_and_why() -> None:
     assert last_line(done).startswith("not ready (alerts would only be logged): SLACK_WEBHOOK_URL uses http://")
     assert "ALERTS_ALLOW_HTTP=true" in last_line(done)
     compose_inbox = check(env={"SLACK_WEBHOOK_URL": f"http://inbox:8025{PATH}", "ALERTS_ALLOW_HTTP": "true"})
-    assert compose_inbox.returncode == 0 and last_line(compose_inbox).startswith("ready: alerts go to http://inbox:8025/")
+    assert compose_inbox.returncode == 0 and last_line(compose_inbox).startswith(
+        "ready: alerts go to http://inbox:8025/"
+    )
 
 
 # -- check --live ------------------------------------------------------------------------------------

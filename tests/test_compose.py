@@ -395,8 +395,8 @@ def test_compose_up_emulated_brings_the_service_up_alerting_into_the_inbox(
             check = subprocess.run(local(healthcheck), capture_output=True, text=True, timeout=30)
             assert check.returncode == 0, f"{name}'s healthcheck fails: {check.stderr}"
 
-        texts = wait_for_text(f"http://127.0.0.1:{ports['inbox']}", "FastAPI started")
-        assert any("FastAPI started · local" in t for t in texts), texts
+        texts = wait_for_text(f"http://127.0.0.1:{ports['inbox']}", "[FastAPI] started")
+        assert any("[FastAPI] started: my_model@A, my_model@B · local" in t for t in texts), texts
         service = f"http://127.0.0.1:{ports['fastapi']}"
         health = requests.get(service + "/health", timeout=5).json()
         assert (health["status"], health["loaded"]) == ("ok", ["A", "B"]), "the seed step filled the registry"
