@@ -19,6 +19,7 @@ from typing import Any
 from .._alert import Alert, Severity
 from .._client import send_slack_alert
 from .._text import to_text
+from ..formatters import alert
 
 __all__ = ["IGNORED_LOGGERS", "IGNORED_THREAD_PREFIX", "AlertHandler"]
 
@@ -87,19 +88,19 @@ class AlertHandler(logging.Handler):
         title, _, rest = message.partition("\n")
         body = "\n".join(part for part in (rest.strip(), _traceback(record)) if part)
         template = to_text(record.msg)[:MAX_MESSAGE]
-        return Alert(
-            title=title.strip() or record.levelname,
-            source=self.source or record.name,
+        return alert(
+            title.strip() or record.levelname,
             severity=_severity(record.levelno),
-            fields=(
-                ("logger", record.name),
-                ("level", record.levelname),
-                ("where", f"{record.filename}:{record.lineno} in {record.funcName}"),
-            ),
+            source=self.source or record.name,
+            fields={
+                "logger": record.name,
+                "level": record.levelname,
+                "where": f"{record.filename}:{record.lineno} in {record.funcName}",
+            },
             body=body or None,
             dedup_key=f"log:{record.name}:{template}",
             name="LogRecord",
-            labels=(("level", record.levelname), ("logger", record.name)),
+            labels={"logger": record.name, "level": record.levelname},
         )
 
 
