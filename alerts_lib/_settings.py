@@ -88,7 +88,7 @@ class Settings(BaseSettings):
 
 HTTPS_RULE = (
     "https:// is required; plain http:// only for a local inbox on 127.0.0.0/8, ::1 or localhost, "
-    "or on any host with ALERTS_ALLOW_HTTP=true (e.g. http://inbox:8025 in docker compose)"
+    "or, with ALERTS_ALLOW_HTTP=true, on any host but Slack's (e.g. http://inbox:8025 in docker compose)"
 )
 
 
