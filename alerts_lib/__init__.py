@@ -11,9 +11,11 @@ from ._redact import mask_url
 from ._settings import Settings
 from ._worker import Stats
 from .airflow import alert_slack
+from .integrations.logging import AlertHandler
 
 __all__ = [
     "Alert",
+    "AlertHandler",
     "Settings",
     "Severity",
     "Stats",

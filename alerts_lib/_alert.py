@@ -7,10 +7,14 @@ own way, so an alert built by hand is as safe as one built by a formatter.
 from __future__ import annotations
 
 import dataclasses
+import logging
+import threading
 from collections.abc import Hashable, Mapping, Sequence
 from enum import Enum
 
 from ._text import clip, to_text
+
+logger = logging.getLogger("alerts_lib")
 
 # A title is one line of a notification, whatever the destination.
 MAX_TITLE = 150
@@ -31,13 +35,34 @@ class Severity(str, Enum):
 
     @classmethod
     def parse(cls, value: object) -> Severity:
-        """Lenient: an unknown severity is INFO rather than an exception on the alerting path."""
+        """Lenient: an unknown severity is INFO rather than an exception on the alerting path, and it is
+        logged once per distinct value, so a typo (``"critcal"``) does not silently downgrade every alert."""
         if isinstance(value, Severity):
             return value
+        text = to_text(value).strip().lower()
         try:
-            return cls(str(value).strip().lower())
+            return cls(text)
         except ValueError:
+            _warn_unknown_severity(text)
             return cls.INFO
+
+
+_unknown_severities: set[str] = set()
+_unknown_lock = threading.Lock()
+_MAX_REMEMBERED = 100  # distinct unknown values warned about; past it, one last line and silence
+
+
+def _warn_unknown_severity(text: str) -> None:
+    with _unknown_lock:
+        if text in _unknown_severities or len(_unknown_severities) > _MAX_REMEMBERED:
+            return
+        _unknown_severities.add(text)
+        full = len(_unknown_severities) > _MAX_REMEMBERED
+    known = ", ".join(s.value for s in Severity)
+    # repr() of the clipped value: quotes, and escapes for newlines/control characters (one log line, always).
+    logger.warning("alerts_lib: unknown severity %r, sent as info (known: %s)", clip(text, 40), known)
+    if full:
+        logger.warning("alerts_lib: more unknown severities are not logged")
 
 
 _EMOJI = {

@@ -199,7 +199,7 @@ def _usable(url: object) -> bool:
         return False
     ok = _checked_urls.get(url)
     if ok is None:
-        problem = webhook_problem(url, f"webhook_url {mask_url(url)}")
+        problem = webhook_problem(url, f"webhook_url {mask_url(url)}", allow_http=get_settings().allow_http)
         if problem:
             logger.error("alerts_lib: %s; alert not sent", problem)
         else:

@@ -224,7 +224,7 @@ def _slack(name: str, table: dict[str, Any], settings: Settings) -> Destination:
     from .destinations.slack import SlackDestination
 
     _options(name, table, {"url", "mention", "min_interval"})
-    url = _url(name, table, webhook_problem)
+    url = _url(name, table, lambda u, key: webhook_problem(u, key, allow_http=settings.allow_http))
     mention = table.get("mention")
     interval = _number(name, table, "min_interval", settings.min_interval)
     return SlackDestination(name, url, min_interval=interval, mention=mention if isinstance(mention, str) else None)

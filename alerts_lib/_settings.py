@@ -6,12 +6,13 @@ typo in ``ALERTS_DEADLINE`` must not take down the service or DAG that imports u
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ._redact import mask_url
@@ -24,6 +25,10 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="ALERTS_", extra="ignore", populate_by_name=True)
 
+    # Before webhook_url: its validator reads this one.
+    allow_http: bool = Field(
+        default=False, description="Accept http:// webhooks on any host (a local inbox such as http://inbox:8025)."
+    )
     webhook_url: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("SLACK_WEBHOOK_URL"),
@@ -58,9 +63,9 @@ class Settings(BaseSettings):
 
     @field_validator("webhook_url")
     @classmethod
-    def _check_webhook(cls, value: SecretStr | None) -> SecretStr | None:
+    def _check_webhook(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         if value is not None:
-            problem = webhook_problem(value.get_secret_value())
+            problem = webhook_problem(value.get_secret_value(), allow_http=bool(info.data.get("allow_http")))
             if problem:
                 # The message names the masked URL only: pydantic puts the input in errors, we drop it (below).
                 raise ValueError(problem)
@@ -80,8 +85,19 @@ class Settings(BaseSettings):
         return out
 
 
-def webhook_problem(url: str, name: str = "SLACK_WEBHOOK_URL") -> str | None:
-    """Why ``url`` cannot be a webhook URL, in words naming ``name`` but not the secret; None when usable."""
+HTTPS_RULE = (
+    "https:// is required; plain http:// only for a local inbox on 127.0.0.0/8, ::1 or localhost, "
+    "or, with ALERTS_ALLOW_HTTP=true, on any host but Slack's (e.g. http://inbox:8025 in docker compose)"
+)
+
+
+def webhook_problem(url: str, name: str = "SLACK_WEBHOOK_URL", *, allow_http: bool | None = None) -> str | None:
+    """Why ``url`` cannot be a webhook URL, in words naming ``name`` but not the secret; None when usable.
+
+    The webhook's path is its credential, so it must travel over TLS: http:// is refused except on a loopback
+    host, or anywhere when ``allow_http`` (``ALERTS_ALLOW_HTTP`` when None) opts in for a local inbox reached
+    by a service name. Slack itself is https only, whatever the opt-in.
+    """
     try:
         parts = urlsplit(url.strip())
         parts.port  # noqa: B018  (raises ValueError for a non-numeric port)
@@ -91,6 +107,12 @@ def webhook_problem(url: str, name: str = "SLACK_WEBHOOK_URL") -> str | None:
         return f"{name} must start with https:// (it looks like https://hooks.slack.com/services/T…/B…/…)"
     if not parts.hostname:
         return f"{name} has no host name"
+    slack = parts.hostname == "slack.com" or parts.hostname.endswith(".slack.com")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        if allow_http is None:
+            allow_http = os.environ.get("ALERTS_ALLOW_HTTP", "").strip().lower() in ("1", "true", "yes", "on")
+        if slack or not allow_http:
+            return f"{name} uses http:// on {parts.hostname}: {HTTPS_RULE}"
     if parts.hostname == "hooks.slack.com" and len([p for p in parts.path.split("/") if p]) < 4:
         return f"{name} is incomplete: a Slack webhook path is /services/T…/B…/<token>"
     return None
@@ -100,6 +122,17 @@ def webhook_problem(url: str, name: str = "SLACK_WEBHOOK_URL") -> str | None:
 RETIRED = {
     "max_retries": "transient failures are now retried until the alert is ALERTS_GIVE_UP_AFTER seconds old",
 }
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1, ``localhost`` and ``*.localhost`` (RFC 6761): traffic that never leaves the machine."""
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def load_settings(**overrides: Any) -> Settings:

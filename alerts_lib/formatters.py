@@ -4,6 +4,9 @@ No I/O, no settings, no clock: each takes plain values and returns an :class:`~a
 are trivially testable and safe to call from anywhere. Values may be anything (an exception, None, bytes);
 they are escaped and truncated when the alert is rendered. Pass ``env=`` to label the environment; when
 omitted, :func:`~alerts_lib.send_slack_alert` labels it with ``ALERTS_ENV``.
+
+Every title names things one way, so a channel shared by several models stays readable and searchable: a
+variant is ``my_model@A`` (``@A`` when the model is unknown), a version is ``v9``.
 """
 
 from __future__ import annotations
@@ -69,14 +72,18 @@ def alert(
 def service_started(
     service: str = "FastAPI",
     *,
+    model: object = None,
+    aliases: Sequence[object] = (),
     version: object = None,
     details: FieldsLike = None,
     env: str | None = None,
 ) -> Alert:
-    """The service came up (sent from the lifespan, so a restart loop is visible in Slack)."""
-    fields = [("version", version), *fields_from(details)]
+    """``🚀 [FastAPI] started: my_model@A, my_model@B``: the service came up (sent from the lifespan, so a
+    restart loop is visible in Slack). ``version`` is the service's own, shown as ``v0.1.0``."""
+    fields = [("version", _version_ref(version) if version is not None else None), *fields_from(details)]
+    serving = _variants(model, aliases) if _names(aliases) else to_text(model) if model is not None else ""
     return Alert(
-        title=f"{to_text(service)} started",
+        title=f"started: {serving}" if serving else "started",
         source=service,
         severity=Severity.INFO,
         env=env,
@@ -90,6 +97,11 @@ def service_started(
 
 def _model_ref(alias: object) -> str:
     return f"@{to_text(alias).lstrip('@')}"
+
+
+def _variant_ref(model: object, alias: object) -> str:
+    """``my_model@A``: which model and which of its variants, in every title that names one."""
+    return f"{to_text(model) if model is not None else ''}{_model_ref(alias)}"
 
 
 def _version_ref(version: object) -> str:
@@ -107,8 +119,8 @@ def hotswap_succeeded(
     source: str = "FastAPI",
     env: str | None = None,
 ) -> Alert:
-    """``🔁 [FastAPI] model @A hot-swapped to v9 (run_id=…)``."""
-    title = f"model {_model_ref(alias)} hot-swapped to {_version_ref(version)}"
+    """``🔁 [FastAPI] my_model@A hot-swapped to v9 (run_id=…)``."""
+    title = f"{_variant_ref(model, alias)} hot-swapped to {_version_ref(version)}"
     if run_id:
         title += f" (run_id={to_text(run_id)})"
     return Alert(
@@ -141,14 +153,20 @@ def hotswap_failed(
     source: str = "FastAPI",
     env: str | None = None,
 ) -> Alert:
-    """A reload failed; the variant keeps serving its previous model."""
+    """``❌ [FastAPI] hot-swap of my_model@A to v9 failed: …``; the variant keeps serving its previous model."""
     target = f" to {_version_ref(version)}" if version is not None else ""
     return Alert(
-        title=f"hot-swap of model {_model_ref(alias)}{target} failed: {_error_summary(error)}",
+        title=f"hot-swap of {_variant_ref(model, alias)}{target} failed: {_error_summary(error)}",
         source=source,
         severity=Severity.ERROR,
         env=env,
-        fields=fields_from([("model", model), ("alias", _model_ref(alias)), ("version", version)]),
+        fields=fields_from(
+            [
+                ("model", model),
+                ("alias", _model_ref(alias)),
+                ("version", _version_ref(version) if version is not None else None),
+            ]
+        ),
         body=_error_detail(error),
         name="ModelHotswapFailed",
         labels=_labels({"model": model, "alias": _model_ref(alias)}),
@@ -159,14 +177,14 @@ def health_degraded(
     loaded: Sequence[object],
     missing: Sequence[object],
     *,
+    model: object = None,
     details: FieldsLike = None,
     source: str = "FastAPI",
     env: str | None = None,
 ) -> Alert:
-    """``⚠️ [FastAPI] degraded (loaded=['A'], missing=['B'])``: sent on the ok → degraded transition only."""
-    loaded_list, missing_list = _names(loaded), _names(missing)
+    """``⚠️ [FastAPI] degraded: my_model@B missing (loaded: my_model@A)``: sent on transitions only."""
     return Alert(
-        title=f"degraded (loaded={loaded_list!r}, missing={missing_list!r})",
+        title=f"degraded: {_variants(model, missing)} missing (loaded: {_variants(model, loaded)})",
         source=source,
         severity=Severity.WARNING,
         env=env,
@@ -181,12 +199,13 @@ def health_degraded(
 def health_recovered(
     loaded: Sequence[object],
     *,
+    model: object = None,
     source: str = "FastAPI",
     env: str | None = None,
 ) -> Alert:
-    """The degraded → ok transition."""
+    """``✅ [FastAPI] recovered: my_model@A, my_model@B loaded``: the degraded → ok transition."""
     return Alert(
-        title=f"recovered (loaded={_names(loaded)!r})",
+        title=f"recovered: {_variants(model, loaded)} loaded",
         source=source,
         severity=Severity.SUCCESS,
         env=env,
@@ -211,8 +230,12 @@ def prediction_error(
     of them becomes one message plus a count. Called on the hot path of a failing service: kept cheap."""
     alias_ref = _model_ref(alias) if alias is not None else None
     model_text = to_text(model) if model is not None else None
-    where = f" on {alias_ref}" if alias_ref is not None else ""
-    fields = (("model", model_text), ("alias", alias_ref), ("version", version), ("request_id", request_id))
+    if alias is not None:
+        where = f" on {_variant_ref(model, alias)}"
+    else:
+        where = f" on {model_text}" if model_text is not None else ""
+    version_ref = _version_ref(version) if version is not None else None
+    fields = (("model", model_text), ("alias", alias_ref), ("version", version_ref), ("request_id", request_id))
     return Alert(
         title=f"prediction error{where}: {_error_summary(error)}",
         source=source,
@@ -235,10 +258,10 @@ def model_registered(
     source: str = "Airflow",
     env: str | None = None,
 ) -> Alert:
-    """``✅ [Airflow] model registered: my_model v12 → @A``."""
+    """``✅ [Airflow] model registered: my_model v12 → my_model@A`` (the variant it is meant for)."""
     title = f"model registered: {to_text(model)} {_version_ref(version)}"
     if alias is not None:
-        title += f" → {_model_ref(alias)}"
+        title += f" → {_variant_ref(model, alias)}"
     return Alert(
         title=title,
         source=source,
@@ -340,7 +363,14 @@ def _labels(values: Mapping[str, object] | None) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((to_text(k), to_text(v)) for k, v in values.items() if v is not None and v != ""))
 
 
+def _variants(model: object, aliases: Sequence[object]) -> str:
+    """``my_model@A, my_model@B``, or ``none``."""
+    return ", ".join(_variant_ref(model, a) for a in _names(aliases)) or "none"
+
+
 def _names(values: Sequence[object]) -> list[str]:
+    if isinstance(values, (str, bytes)):
+        return [to_text(values)] if values else []
     try:
         return [to_text(v) for v in values]
     except TypeError:

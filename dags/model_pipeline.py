@@ -203,13 +203,13 @@ def model_pipeline() -> None:
             )
         except requests.RequestException as exc:  # its text holds the URL: keep the type only
             raise RuntimeError(
-                f"reload of @{alias} to v{version}: service unreachable ({type(exc).__name__})"
+                f"reload of {model}@{alias} to v{version}: service unreachable ({type(exc).__name__})"
             ) from None
         if response.status_code != 200:
             detail = response.text[:300]
-            raise RuntimeError(f"reload of @{alias} to v{version} failed: HTTP {response.status_code} {detail}")
+            raise RuntimeError(f"reload of {model}@{alias} to v{version} failed: HTTP {response.status_code} {detail}")
         registry_from_env().set_alias(model, alias, version)
-        log.info("service reloaded @%s to v%d; registry alias updated", alias, version)
+        log.info("service reloaded %s@%s to v%d; registry alias updated", model, alias, version)
         return response.json()
 
     registered = register(train())

@@ -21,6 +21,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+SCENARIO_ENDINGS = {
+    scenario.DONE: "Scenario done: every alert type is in the inbox.",
+    scenario.MISSED: "Scenario done, with misses.",
+    scenario.INTERRUPTED: "Scenario interrupted (Ctrl-C): the alerts so far are in the inbox.",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     stop = threading.Event()
@@ -53,12 +60,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.scenario and not stop.is_set():
             print("Scenario:", flush=True)
             try:
-                ok = scenario.run(stack, say=lambda line: print(line, flush=True), cancelled=stop.is_set)
+                result = scenario.run(stack, say=lambda line: print(line, flush=True), cancelled=stop.is_set)
             except Exception as exc:  # keep serving what is there; the logs say more
                 print(f"Scenario stopped: {type(exc).__name__}: {exc}", file=sys.stderr)
             else:
-                print("Scenario done: every alert type is in the inbox." if ok else "Scenario done, with misses.")
-        print("Press Ctrl-C to stop.", flush=True)
+                print(SCENARIO_ENDINGS[result], flush=True)
+        if not stop.is_set():
+            print("Press Ctrl-C to stop.", flush=True)
         while not stop.wait(0.5):
             pass
     finally:

@@ -67,21 +67,25 @@ def _nothing(stack: DemoStack) -> None:
 
 
 STEPS = [
-    Step("health: the service expects @C, not published yet → degraded", "degraded (", _nothing),
-    Step("hot-swap: publish a new my_model version and reload @A", "hot-swapped to", _hotswap_a),
-    Step("failed hot-swap: reload @B to a version that does not exist", "hot-swap of model @B", _failed_reload),
+    Step(f"health: the service expects {MODEL}@C, not published yet → degraded", f"{MODEL}@C missing", _nothing),
+    Step(f"hot-swap: publish a new {MODEL} version and reload {MODEL}@A", f"{MODEL}@A hot-swapped to", _hotswap_a),
+    Step(f"failed hot-swap: reload {MODEL}@B to v999, which does not exist", f"hot-swap of {MODEL}@B", _failed_reload),
     Step(
         "prediction error: 3 requests that overflow the model (one alert)",
-        "prediction error",
+        f"prediction error on {MODEL}@A",
         _prediction_error,
     ),
-    Step("recovery: publish @C and reload it → health ok again", "recovered (", _recover),
+    Step(f"recovery: publish {MODEL}@C and reload it → health ok again", "recovered: ", _recover),
 ]
 
+DONE, MISSED, INTERRUPTED = "done", "missed", "interrupted"
 
-def wait_for_alert(stack: DemoStack, expect: str, timeout: float = 20.0) -> bool:
+
+def wait_for_alert(
+    stack: DemoStack, expect: str, timeout: float = 20.0, cancelled: Callable[[], bool] = lambda: False
+) -> bool:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not cancelled():
         if any(expect in text for text in stack.inbox_texts()):
             return True
         time.sleep(0.2)
@@ -93,16 +97,30 @@ def run(
     say: Callable[[str], object] = print,
     pause: float = PAUSE,
     cancelled: Callable[[], bool] = lambda: False,
-) -> bool:
-    """Run every step (until ``cancelled()``); True when every expected alert reached the inbox."""
+) -> str:
+    """Run every step until ``cancelled()``: DONE when every expected alert reached the inbox, MISSED when
+    one did not, INTERRUPTED when cancelled first (Ctrl-C), whatever the steps had seen so far."""
     all_seen = True
     for number, step in enumerate(STEPS, 1):
         if cancelled():
-            return False
+            return INTERRUPTED
         say(f"  {number}. {step.says}")
         step.action(stack)
-        seen = wait_for_alert(stack, step.expect)
+        seen = wait_for_alert(stack, step.expect, cancelled=cancelled)
+        if not seen and cancelled():
+            return INTERRUPTED
         all_seen &= seen
         say("     ✔ alert in the inbox" if seen else "     ✘ alert did not reach the inbox (see the service log)")
-        time.sleep(pause)
-    return all_seen
+        if _sleep(pause, cancelled):
+            return INTERRUPTED
+    return DONE if all_seen else MISSED
+
+
+def _sleep(seconds: float, cancelled: Callable[[], bool]) -> bool:
+    """Sleep, waking early when cancelled; True if it was."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if cancelled():
+            return True
+        time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+    return cancelled()

@@ -24,7 +24,7 @@ def main() -> None:
         log.info("registry already has versions of %s: left as it is", model)
         return
     seeded = seed_registry(root, model, aliases)
-    log.info("seeded %s: %s", model, ", ".join(f"@{a} → v{v.version}" for a, v in seeded.items()))
+    log.info("seeded %s: %s", model, ", ".join(f"{model}@{a} → v{v.version}" for a, v in seeded.items()))
 
 
 if __name__ == "__main__":

@@ -69,6 +69,7 @@ class DemoStack:
         self._spawn("inbox", inbox_command(self.host, self.inbox_port), {"SLACK_FORWARD_URL": ""}).wait_ready()
         service_env = {
             "SLACK_WEBHOOK_URL": self.webhook_url,
+            "ALERTS_ALLOW_HTTP": "true",  # the inbox is local plain http, on --host even when that is not loopback
             "ALERTS_ENV": "demo",
             "ALERTS_DEDUP_WINDOW": "10",  # a storm's "… and N more" summary within seconds, not a minute
             "MODEL_REGISTRY_DIR": str(self.registry_dir),
@@ -106,7 +107,7 @@ class DemoStack:
 
     def _announce(self) -> None:
         """The demo's own startup alert, sent through alerts_lib like any service would."""
-        alerts_lib.configure(webhook_url=self.webhook_url, env="demo", min_interval=0)
+        alerts_lib.configure(webhook_url=self.webhook_url, allow_http=True, env="demo", min_interval=0)
         alerts_lib.send_slack_alert(
             formatters.alert(
                 "local demo running",

@@ -32,8 +32,9 @@ class HealthTracker:
     partly better); the same state seen by a thousand probes is not.
     """
 
-    def __init__(self, store: VariantStore, expected: Sequence[str], notify: Notify) -> None:
+    def __init__(self, store: VariantStore, expected: Sequence[str], notify: Notify, model: str | None = None) -> None:
         self._store = store
+        self._model = model  # named in the alerts: my_model@B missing
         self._expected = tuple(expected)
         self._notify = notify
         self._lock = threading.Lock()
@@ -56,9 +57,9 @@ class HealthTracker:
             return report
         if report.status == "degraded":
             log.warning("health degraded: loaded=%s missing=%s", report.loaded, report.missing)
-            alert = formatters.health_degraded(report.loaded, report.missing, details=report.errors)
+            alert = formatters.health_degraded(report.loaded, report.missing, model=self._model, details=report.errors)
             self._notify(alert)
         elif previous is not None:
             log.info("health recovered: loaded=%s", report.loaded)
-            self._notify(formatters.health_recovered(report.loaded))
+            self._notify(formatters.health_recovered(report.loaded, model=self._model))
         return report

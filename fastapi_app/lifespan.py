@@ -40,12 +40,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     service.notify(
         formatters.service_started(
             "FastAPI",
+            model=settings.model_name,
+            aliases=settings.model_aliases,
             version=__version__,
-            details={
-                "model": settings.model_name,
-                "aliases": ", ".join(settings.model_aliases),
-                "mode": settings.alias_selection_mode,
-            },
+            details={"mode": settings.alias_selection_mode, "default": f"@{settings.default_alias}"},
         )
     )
     await asyncio.to_thread(service.load_all)

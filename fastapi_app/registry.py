@@ -195,7 +195,7 @@ class FileRegistry:
     def get_version(self, name: str, version: int) -> ModelVersion:
         path = self._version_dir(name, version) / "meta.json"
         if not path.exists():
-            raise NotFoundError(f"{name} has no version {version}")
+            raise NotFoundError(f"{name} v{version} does not exist")
         data = _read_json(path, f"{name} v{version} metadata")
         try:
             meta = ModelVersion(
@@ -246,7 +246,7 @@ class FileRegistry:
 
     def _version_dir(self, name: str, version: int) -> Path:
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise NotFoundError(f"{name} has no version {version!r}")
+            raise NotFoundError(f"{name} v{version!r} does not exist")
         return self._model_dir(name) / "versions" / str(version)
 
     def _version_numbers(self, name: str) -> list[int]:

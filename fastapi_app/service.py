@@ -66,7 +66,7 @@ class ModelService:
             canary_alias=settings.canary_target,
             canary_percent=settings.canary_percent,
         )
-        self.health = HealthTracker(self.store, settings.model_aliases, notify)
+        self.health = HealthTracker(self.store, settings.model_aliases, notify, settings.model_name)
 
     @property
     def model_name(self) -> str:
@@ -79,7 +79,7 @@ class ModelService:
             try:
                 self._swap_in(alias, None)
             except ReloadError as exc:
-                log.warning("variant @%s not loaded: %s", alias, exc)
+                log.warning("%s@%s not loaded: %s", self.model_name, alias, exc)
                 self.store.record_error(alias, str(exc))
         self.health.evaluate()
 
@@ -101,12 +101,12 @@ class ModelService:
         try:
             new, previous = self._swap_in(alias, version)
         except ReloadError as exc:
-            log.warning("hot-swap of @%s failed: %s", alias, exc)
+            log.warning("hot-swap of %s@%s failed: %s", self.model_name, alias, exc)
             self.store.record_error(alias, str(exc))
             self.notify(formatters.hotswap_failed(self.model_name, alias, exc.for_alert, version=version))
             self.health.evaluate()
             raise
-        log.info("variant @%s hot-swapped to v%s", alias, new.version)
+        log.info("%s@%s hot-swapped to v%s", self.model_name, alias, new.version)
         swapped = formatters.hotswap_succeeded(
             self.model_name,
             alias,
@@ -125,7 +125,7 @@ class ModelService:
             if version is None:
                 version = self.registry.get_alias(name, alias)
                 if version is None:
-                    raise ReloadError(f"registry has no alias @{alias} for {name}", not_found=True)
+                    raise ReloadError(f"registry has no alias {name}@{alias}", not_found=True)
             meta = self.registry.get_version(name, version)
             if meta.status != READY:
                 raise ReloadError(f"{name} v{version} is {meta.status}, not READY")
@@ -157,7 +157,8 @@ class ModelService:
             raise
         except Exception as exc:
             variant = route.variant if route else None
-            log.exception("prediction failed on @%s (request_id=%s)", variant.alias if variant else "?", request_id)
+            where = f"{self.model_name}@{variant.alias}" if variant else self.model_name
+            log.exception("prediction failed on %s (request_id=%s)", where, request_id)
             self.notify(
                 formatters.prediction_error(
                     exc,

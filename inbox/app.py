@@ -65,7 +65,7 @@ def create_app(max_messages: int = 500, forward_url: str | None = None) -> FastA
             return PlainTextResponse("no_service", status_code=404)
         try:
             body = await _read_body(request)
-            payload = validate(parse_body(body, request.headers.get("content-type", "")))
+            payload = validate(parse_body(body))
         except Rejected as rejected:
             return PlainTextResponse(rejected.error, status_code=rejected.status)
         message = store.add(hook_label(hook), payload)

@@ -48,23 +48,25 @@ class Rejected(ValueError):
         self.status = status
 
 
-def parse_body(body: bytes, content_type: str) -> dict[str, Any]:
-    """The JSON payload of a webhook POST: a JSON body, or the legacy form field ``payload=<json>``."""
-    if content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
-        try:
-            fields = parse_qs(body.decode("utf-8"), strict_parsing=False)
-        except UnicodeDecodeError as exc:
-            raise Rejected("invalid_payload") from exc
-        raw: str | bytes = (fields.get("payload") or [""])[0]
-    else:
-        raw = body
+def parse_body(body: bytes) -> dict[str, Any]:
+    """The JSON payload of a webhook POST, whatever its content type, as Slack reads it: a JSON body (curl's
+    ``-d '{"text":…}'`` sends one labelled ``application/x-www-form-urlencoded``), or the form field
+    ``payload=<json>``."""
     try:
-        payload = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Rejected("invalid_payload") from exc
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        payload = _form_payload(body)
     if not isinstance(payload, dict):
         raise Rejected("invalid_payload")
     return payload
+
+
+def _form_payload(body: bytes) -> object:
+    try:
+        raw = (parse_qs(body.decode("utf-8")).get("payload") or [""])[0]
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Rejected("invalid_payload") from exc
 
 
 def validate(payload: dict[str, Any]) -> dict[str, Any]:

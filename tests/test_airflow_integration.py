@@ -321,9 +321,9 @@ def test_model_pipeline_trains_registers_and_hot_swaps(
     assert slack.wait_for(lambda s: find(posted_alerts(s), "hot-swapped to v3"), timeout=15)
     alerts = posted_alerts(slack)
     registered = find(alerts, "model registered")
-    assert [a.headline for a in registered] == ["✅ [Airflow] model registered: my_model v3 → @A · ci"]
+    assert [a.headline for a in registered] == ["✅ [Airflow] model registered: my_model v3 → my_model@A · ci"]
     assert registered[0].fields["run_id"] == new.run_id
-    assert find(alerts, "🔁 [FastAPI] model @A hot-swapped to v3")
+    assert find(alerts, "🔁 [FastAPI] my_model@A hot-swapped to v3")
     assert not find(alerts, "failed"), [a.headline for a in alerts]
     assert_no_secret(result.output, TOKEN, ADMIN_TOKEN)
 
@@ -343,8 +343,10 @@ def test_model_pipeline_hot_swap_refused(
     )
     assert result.returncode != 0
     alerts = posted_alerts(slack)
-    assert find(alerts, "model registered: my_model v3 → @A")
-    hotswap = find(alerts, "task failed: model_pipeline.hotswap: RuntimeError: reload of @A to v3 failed: HTTP 401")
+    assert find(alerts, "model registered: my_model v3 → my_model@A")
+    hotswap = find(
+        alerts, "task failed: model_pipeline.hotswap: RuntimeError: reload of my_model@A to v3 failed: HTTP 401"
+    )
     assert len(hotswap) == 1, [a.headline for a in alerts]
     assert_log_link(hotswap[0].link, "model_pipeline", hotswap[0].fields["run_id"], "hotswap")
     assert find(alerts, "DAG failed: model_pipeline")[0].fields["failed task"] == "hotswap"

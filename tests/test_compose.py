@@ -26,6 +26,7 @@ import alerts_lib
 import fastapi_app.main
 import inbox
 import inbox.__main__
+from alerts_lib._settings import load_settings
 from demo.procs import REPO_ROOT, Child, free_port, running_inbox
 from fastapi_app.registry import FileRegistry
 from fastapi_app.settings import ServiceSettings
@@ -238,6 +239,17 @@ def test_alerts_go_to_the_inbox_and_reloads_to_the_service(services: dict[str, A
     assert "/variant/{alias}/reload" in routes(fastapi_app.main.app)
 
 
+def test_the_webhook_compose_gives_is_accepted_by_alerts_lib(
+    services: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """http://inbox:8025 is not loopback: compose opts in with ALERTS_ALLOW_HTTP, or alerts would only be logged."""
+    for name in ("fastapi", "airflow"):
+        for key, value in env_of(services[name]).items():
+            if key == "SLACK_WEBHOOK_URL" or key.startswith("ALERTS_"):
+                monkeypatch.setenv(key, value)
+        assert load_settings().webhook == env_of(services[name])["SLACK_WEBHOOK_URL"], name
+
+
 def test_service_environment_is_what_the_code_reads(services: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     fastapi_env = env_of(services["fastapi"])
     known = {
@@ -383,8 +395,8 @@ def test_compose_up_emulated_brings_the_service_up_alerting_into_the_inbox(
             check = subprocess.run(local(healthcheck), capture_output=True, text=True, timeout=30)
             assert check.returncode == 0, f"{name}'s healthcheck fails: {check.stderr}"
 
-        texts = wait_for_text(f"http://127.0.0.1:{ports['inbox']}", "FastAPI started")
-        assert any("FastAPI started · local" in t for t in texts), texts
+        texts = wait_for_text(f"http://127.0.0.1:{ports['inbox']}", "[FastAPI] started")
+        assert any("[FastAPI] started: my_model@A, my_model@B · local" in t for t in texts), texts
         service = f"http://127.0.0.1:{ports['fastapi']}"
         health = requests.get(service + "/health", timeout=5).json()
         assert (health["status"], health["loaded"]) == ("ok", ["A", "B"]), "the seed step filled the registry"

@@ -123,7 +123,7 @@ def test_rejected_blocks_fall_back_to_plain_text(slack: FakeSlack, deliver_to, c
     assert alerts_lib.flush(5)
     rejected, accepted = slack.requests
     assert "blocks" in rejected.json and "blocks" not in accepted.json
-    assert accepted.text.startswith("🔁 [FastAPI] model @A hot-swapped to v9")
+    assert accepted.text.startswith("🔁 [FastAPI] m@A hot-swapped to v9")
 
 
 @pytest.mark.parametrize("outage", ["503", "refused", "hang"])
@@ -259,5 +259,5 @@ def test_state_changes_are_never_held_back_by_storm_control(slack: FakeSlack, de
         alerts_lib.send_slack_alert(alert)
     # Without waiting for any window to end, Slack's last word is the latest state.
     assert slack.wait_for(lambda s: sum(t.count("\n") + 1 for t in s.delivered_texts()) == 6, timeout=5)
-    assert slack.delivered_texts()[-1].splitlines()[-1].startswith("🔁 [FastAPI] model @A hot-swapped to v2")
+    assert slack.delivered_texts()[-1].splitlines()[-1].startswith("🔁 [FastAPI] m@A hot-swapped to v2")
     assert alerts_lib.stats().suppressed == 0

@@ -24,13 +24,13 @@ from selenium.webdriver.support.ui import WebDriverWait
 from demo import browser
 from demo.procs import REPO_ROOT
 
-STARTUP = ["FastAPI started", "local demo running"]
+STARTUP = ["[FastAPI] started: my_model@A, my_model@B", "local demo running"]
 SCENARIO = [
-    "degraded (loaded=['A', 'B'], missing=['C'])",
-    "model @A hot-swapped to v3",
-    "hot-swap of model @B to v999 failed",
-    "prediction error on @A",
-    "recovered (loaded=['A', 'B', 'C'])",
+    "degraded: my_model@C missing (loaded: my_model@A, my_model@B)",
+    "my_model@A hot-swapped to v3",
+    "hot-swap of my_model@B to v999 failed: NotFoundError: my_model v999 does not exist",
+    "prediction error on my_model@A",
+    "recovered: my_model@A, my_model@B, my_model@C loaded",
 ]
 
 
@@ -137,9 +137,9 @@ def test_demo_inbox_page_shows_the_alerts_rendered(scenario_demo: tuple[DemoRun,
     run.wait_line("Startup alerts sent")
     with browser.headless_chrome() as driver:
         driver.get(inbox + "/")
-        WebDriverWait(driver, 20).until(lambda d: "FastAPI started" in d.find_element(By.ID, "messages").text)
+        WebDriverWait(driver, 20).until(lambda d: "[FastAPI] started" in d.find_element(By.ID, "messages").text)
         headline = driver.find_elements(By.CSS_SELECTOR, ".section-text b")
-        assert any(h.text.startswith("🚀 [FastAPI] FastAPI started") for h in headline)
+        assert any(h.text.startswith("🚀 [FastAPI] started: my_model@A") for h in headline)
 
 
 def test_ctrl_c_stops_the_demo_and_its_servers(scenario_demo: tuple[DemoRun, str, str]) -> None:
@@ -156,6 +156,18 @@ def test_ctrl_c_stops_the_demo_and_its_servers(scenario_demo: tuple[DemoRun, str
             pass
     assert not workdir.exists(), "the temp registry and logs are removed"
     assert not any("/services/" in line for line in run.lines), "the webhook URL (a secret) is never printed"
+
+
+def test_ctrl_c_during_the_scenario_says_interrupted_not_done() -> None:
+    run = DemoRun(["--scenario"])
+    try:
+        run.wait_line(r"^  1\. health: ")
+        assert run.interrupt() == 0, "\n".join(run.lines)
+    finally:
+        run.kill()
+    assert "Scenario interrupted (Ctrl-C): the alerts so far are in the inbox." in run.lines, "\n".join(run.lines)
+    assert not any(line.startswith("Scenario done") for line in run.lines), "\n".join(run.lines)
+    assert "Press Ctrl-C to stop." not in run.lines and run.lines[-1] == "Stopped."
 
 
 def test_demo_without_scenario_is_healthy_and_quiet() -> None:

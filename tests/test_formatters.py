@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -66,11 +68,11 @@ ANY_VALUE = st.one_of(
 def test_any_input_gives_a_safe_payload_within_limits(a: Any, b: Any, c: Any, d: Any) -> None:
     built = [
         formatters.alert(a, fields={"x": b, "y": c}, body=d, source="Svc", env="prod"),
-        formatters.service_started(version=a, details={"k": b}),
+        formatters.service_started(version=a, model=b, aliases=[c, d], details={"k": b}),
         formatters.hotswap_succeeded(a, b, c, run_id=d),
         formatters.hotswap_failed(a, b, c, version=d),
-        formatters.health_degraded([a, b], [c, d]),
-        formatters.health_recovered([a, b]),
+        formatters.health_degraded([a, b], [c, d], model=a),
+        formatters.health_recovered([a, b], model=c),
         formatters.prediction_error(a, model=b, alias=c, request_id=d),
         formatters.model_registered(a, b, c, run_id=d),
         formatters.readiness_check_failed(a, b, reason=c),
@@ -83,20 +85,60 @@ def test_any_input_gives_a_safe_payload_within_limits(a: Any, b: Any, c: Any, d:
 
 
 def test_examples_read_as_the_team_expects() -> None:
-    assert formatters.hotswap_succeeded("m", "A", 9, run_id="abc").text == (
-        "🔁 [FastAPI] model @A hot-swapped to v9 (run_id=abc)"
+    assert formatters.hotswap_succeeded("my_model", "A", 9, run_id="abc").text == (
+        "🔁 [FastAPI] my_model@A hot-swapped to v9 (run_id=abc)"
     )
-    assert formatters.health_degraded(["A"], ["B"], env="prod").text == (
-        "⚠️ [FastAPI] degraded (loaded=['A'], missing=['B']) · prod"
+    assert formatters.health_degraded(["A"], ["B"], model="my_model", env="prod").text == (
+        "⚠️ [FastAPI] degraded: my_model@B missing (loaded: my_model@A) · prod"
     )
-    assert formatters.model_registered("my_model", 12, "A").text == "✅ [Airflow] model registered: my_model v12 → @A"
+    assert formatters.health_degraded([], ["A"], model="m").text == "⚠️ [FastAPI] degraded: m@A missing (loaded: none)"
+    assert formatters.model_registered("my_model", 12, "A").text == (
+        "✅ [Airflow] model registered: my_model v12 → my_model@A"
+    )
     assert formatters.readiness_check_failed("my_model", 12).text == "❌ [Airflow] READY check failed: my_model v12"
     assert formatters.airflow_event("etl", task_id="load", exception=ValueError("boom")).text == (
         "🔥 [Airflow] task failed: etl.load: ValueError: boom"
     )
     assert formatters.airflow_event("etl", reason="task_failure").text == "🔥 [Airflow] DAG failed: etl"
-    assert formatters.health_recovered(["A", "B"]).text == "✅ [FastAPI] recovered (loaded=['A', 'B'])"
-    assert formatters.service_started().text == "🚀 [FastAPI] FastAPI started"
+    assert formatters.health_recovered(["A", "B"], model="my_model").text == (
+        "✅ [FastAPI] recovered: my_model@A, my_model@B loaded"
+    )
+    assert formatters.prediction_error(KeyError("x2"), model="my_model", alias="A").text == (
+        "❌ [FastAPI] prediction error on my_model@A: KeyError: 'x2'"
+    )
+
+
+def test_the_startup_alert_names_the_service_once_and_what_it_serves() -> None:
+    started = formatters.service_started("FastAPI", model="my_model", aliases=["A", "B"], version="0.1.0")
+    assert started.text == "🚀 [FastAPI] started: my_model@A, my_model@B"
+    assert ("version", "v0.1.0") in started.fields
+    assert formatters.service_started().text == "🚀 [FastAPI] started"
+    assert formatters.service_started("Billing", model="invoices").text == "🚀 [Billing] started: invoices"
+
+
+def test_hot_swap_alerts_name_the_model_so_a_shared_channel_can_tell_them_apart() -> None:
+    first = formatters.hotswap_succeeded("fraud", "A", 3)
+    second = formatters.hotswap_succeeded("churn", "A", 3)
+    assert first.text != second.text
+    assert first.text == "🔁 [FastAPI] fraud@A hot-swapped to v3"
+    assert formatters.hotswap_failed("fraud", "B", ValueError("x"), version=999).text == (
+        "❌ [FastAPI] hot-swap of fraud@B to v999 failed: ValueError: x"
+    )
+
+
+def test_versions_read_v3_everywhere_titles_and_fields() -> None:
+    built = [
+        formatters.hotswap_succeeded("m", "A", 3, previous_version=2),
+        formatters.hotswap_failed("m", "A", ValueError("x"), version=3),
+        formatters.prediction_error(ValueError("x"), model="m", alias="A", version=3),
+        formatters.model_registered("m", 3, "A"),
+        formatters.readiness_check_failed("m", 3),
+    ]
+    for alert in built:
+        rendered = " ".join([alert.title, *(f"{k}={v}" for k, v in alert.fields)])
+        assert "v3" in rendered, rendered
+        assert not re.search(r"(?<![v\w])3\b", rendered), f"a bare version number in {rendered!r}"
+        assert "version 3" not in rendered
 
 
 def test_an_exception_message_cannot_ping_or_forge_links() -> None:
@@ -153,3 +195,19 @@ def test_airflow_string_exception_has_no_meaningless_type_field() -> None:
     alert = formatters.airflow_event("etl", task_id="t", exception="Task killed externally")
     assert "exception" not in dict(alert.fields)
     assert alert.text == "🔥 [Airflow] task failed: etl.t: Task killed externally"
+
+
+def test_an_unknown_severity_is_logged_once_per_value_escaped_and_clipped(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="alerts_lib")
+    for _ in range(3):
+        assert formatters.alert("t", severity="critcal-typo").severity.value == "info"
+    formatters.alert("t", severity="Critcal-Typo ")  # the same value, once normalised
+    formatters.alert("t", severity="<!channel>\nforged: log line" + "x" * 500)
+    formatters.alert("t", severity="error")
+    warnings = [r.getMessage() for r in caplog.records if "unknown severity" in r.getMessage()]
+    assert len(warnings) == 2, warnings
+    assert warnings[0] == (
+        "alerts_lib: unknown severity 'critcal-typo', sent as info (known: critical, error, warning, info, success)"
+    )
+    assert "\n" not in warnings[1] and "\\n" in warnings[1], "one log line, the newline escaped"
+    assert len(warnings[1]) < 200 and "…(truncated)" in warnings[1]

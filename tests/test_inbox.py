@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import html
 import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -121,6 +127,46 @@ def test_accepts_the_legacy_form_encoded_payload(inbox: Child) -> None:
     body = "payload=" + requests.utils.quote(json.dumps({"text": "from a form & friends"}))
     assert post(inbox, body, "application/x-www-form-urlencoded").text == "ok"
     assert listed(inbox)["messages"][0]["text"] == "from a form & friends"
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/x-www-form-urlencoded", "text/plain", "", "application/json; charset=utf-8"]
+)
+def test_a_json_body_is_read_whatever_its_content_type_like_slack(inbox: Child, content_type: str) -> None:
+    assert post(inbox, {"text": f"json as {content_type or 'nothing'}"}, content_type).text == "ok"
+    assert listed(inbox)["messages"][0]["text"] == f"json as {content_type or 'nothing'}"
+
+
+def curl(*args: str) -> subprocess.CompletedProcess[str]:
+    if shutil.which("curl") is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("curl must be installed in CI (.ci/run installs it)")
+        pytest.skip("the curl command is not installed (apt-get install curl)")
+    return subprocess.run(["curl", "--silent", "--show-error", *args], capture_output=True, text=True, timeout=30)
+
+
+def test_the_pages_own_curl_hint_works_as_printed(inbox: Child) -> None:
+    page = requests.get(inbox.base_url + "/", timeout=5).text
+    hint = re.search(r"<code>(curl .*?)<span id=\"hook-example\">", page)
+    assert hint, "the empty page shows a curl command"
+    command = shlex.split(html.unescape(hint.group(1)))
+    assert "Content-Type: application/json" in command, "the hint shows the header anyway"
+    done = curl(*command[1:], inbox.base_url + PATH)
+    assert (done.returncode, done.stdout) == (0, "ok"), done.stderr
+    assert listed(inbox)["messages"][0]["text"] == "hello :wave:"
+
+
+@pytest.mark.parametrize(
+    ("args", "text"),
+    [
+        (["-d", '{"text":"curl -d, no header"}'], "curl -d, no header"),
+        (["--data-urlencode", 'payload={"text":"a form field & friends"}'], "a form field & friends"),
+    ],
+)
+def test_what_slack_accepts_from_curl_the_inbox_accepts(inbox: Child, args: list[str], text: str) -> None:
+    done = curl(*args, inbox.base_url + PATH)
+    assert (done.returncode, done.stdout) == (0, "ok"), done.stderr
+    assert listed(inbox)["messages"][0]["text"] == text
 
 
 def test_unknown_or_empty_webhook_paths_answer_like_slack(inbox: Child) -> None:

@@ -64,7 +64,7 @@ def test_a_posted_alert_appears_live_rendered_like_slack(page: tuple[Any, Child]
     [message] = wait_messages(driver, 1)
 
     headline = message.find_element(By.CSS_SELECTOR, ".section-text b")  # *bold* mrkdwn
-    assert headline.text == "🔁 [FastAPI] model @A hot-swapped to v9 (run_id=abc) · demo"
+    assert headline.text == "🔁 [FastAPI] my_model@A hot-swapped to v9 (run_id=abc) · demo"
     fields = [f.text for f in message.find_elements(By.CSS_SELECTOR, ".fields .field")]
     assert "model\nmy_model" in fields and "version\nv9" in fields
     assert message.find_element(By.CSS_SELECTOR, ".fields .field b").text == "model"
@@ -73,9 +73,9 @@ def test_a_posted_alert_appears_live_rendered_like_slack(page: tuple[Any, Child]
     assert not driver.find_element(By.ID, "empty").is_displayed()
 
     # Newest first, and the summary follows.
-    post(inbox, render_alert(formatters.health_degraded(["A"], ["B"], env="demo")))
+    post(inbox, render_alert(formatters.health_degraded(["A"], ["B"], model="my_model", env="demo")))
     first, second = wait_messages(driver, 2)
-    assert "degraded (loaded=['A'], missing=['B'])" in first.text
+    assert "degraded: my_model@B missing (loaded: my_model@A)" in first.text
     assert "hot-swapped" in second.text
     assert driver.find_element(By.ID, "summary").text == "2 messages"
 

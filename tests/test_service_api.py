@@ -151,7 +151,7 @@ def test_forcing_an_unknown_variant_is_404_without_echo(client: TestClient, aler
     assert r.status_code == 404
     assert r.json() == {"detail": "unknown variant"}
     assert client.post("/predict", json={"features": FEATURES, "variant": alias}).status_code == 404
-    assert alerts.texts == ["🚀 [FastAPI] FastAPI started · dev"]
+    assert alerts.texts == ["🚀 [FastAPI] started: my_model@A, my_model@B · dev"]
 
 
 def test_an_overlong_variant_header_is_a_client_error(client: TestClient) -> None:
@@ -166,7 +166,7 @@ def test_a_model_failure_is_a_clean_500_and_one_alert(client: TestClient, alerts
     assert r.json() == {"detail": "internal error while predicting", "request_id": "req-7"}
     [sent] = alerts.find("prediction error")
     assert sent.text == (
-        "❌ [FastAPI] prediction error on @A: NonFiniteOutputError: model output is not a finite number "
+        "❌ [FastAPI] prediction error on my_model@A: NonFiniteOutputError: model output is not a finite number "
         "(overflow) · dev"
     )
     fields = str(sent.payload["blocks"])
@@ -196,4 +196,4 @@ def test_unexpected_exception_text_is_escaped_in_the_alert_and_hidden_from_the_c
     [sent] = alerts.find("prediction error")
     assert "<!channel>" not in str(sent.payload) and "&lt;!channel&gt;" in sent.text
     assert "<https://evil" not in str(sent.payload)
-    assert "on @B" in sent.text
+    assert "on my_model@B" in sent.text

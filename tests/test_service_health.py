@@ -10,8 +10,8 @@ from fastapi_app.seed import demo_weights
 from tests.support.service_fixtures import ClientFactory
 from tests.support.service_helpers import AUTH, FEATURES, MODEL
 
-STARTED = "🚀 [FastAPI] FastAPI started · dev"
-DEGRADED_B = "⚠️ [FastAPI] degraded (loaded=['A'], missing=['B']) · dev"
+STARTED = "🚀 [FastAPI] started: my_model@A, my_model@B · dev"
+DEGRADED_B = "⚠️ [FastAPI] degraded: my_model@B missing (loaded: my_model@A) · dev"
 
 
 def weights_file(registry: FileRegistry, version: int) -> Any:
@@ -61,10 +61,10 @@ def test_recovery_after_a_successful_reload_alerts_once(
             assert c.get("/health").json()["status"] == "ok"
     assert alerts.texts == [
         STARTED,
-        "⚠️ [FastAPI] degraded (loaded=['A'], missing=['B']) · dev",
-        "❌ [FastAPI] hot-swap of model @B failed: CorruptEntryError: my_model v2 weights: not valid JSON · dev",
-        "🔁 [FastAPI] model @B hot-swapped to v2 (run_id=seed-B) · dev",
-        "✅ [FastAPI] recovered (loaded=['A', 'B']) · dev",
+        DEGRADED_B,
+        "❌ [FastAPI] hot-swap of my_model@B failed: CorruptEntryError: my_model v2 weights: not valid JSON · dev",
+        "🔁 [FastAPI] my_model@B hot-swapped to v2 (run_id=seed-B) · dev",
+        "✅ [FastAPI] recovered: my_model@A, my_model@B loaded · dev",
     ]
 
 
@@ -81,7 +81,7 @@ def test_a_change_in_what_is_missing_is_a_new_transition(
         assert c.post("/variant/A/reload?version=1", headers=AUTH).status_code == 200
         assert c.get("/health").json()["missing"] == ["B"]
         assert c.get("/health").status_code == 200
-    assert alerts.find("missing=['A', 'B']") and alerts.find(DEGRADED_B)
+    assert alerts.find("degraded: my_model@A, my_model@B missing (loaded: none)") and alerts.find(DEGRADED_B)
     assert len(alerts.find("degraded")) == 2 and not alerts.find("recovered")
 
 
@@ -92,8 +92,8 @@ def test_a_registry_directory_that_does_not_exist(
     with make_client() as c:
         body = c.get("/health").json()
         assert body["loaded"] == [] and body["missing"] == ["A", "B"]
-        assert body["errors"]["A"] == "registry has no alias @A for my_model"
-    assert alerts.texts == [STARTED, "⚠️ [FastAPI] degraded (loaded=[], missing=['A', 'B']) · dev"]
+        assert body["errors"]["A"] == "registry has no alias my_model@A"
+    assert alerts.texts == [STARTED, "⚠️ [FastAPI] degraded: my_model@A, my_model@B missing (loaded: none) · dev"]
 
 
 def test_versions_that_are_not_ready_are_not_served(
@@ -126,4 +126,4 @@ def test_extra_configured_aliases_count_for_health(make_client: ClientFactory, a
     with make_client(MODEL_ALIASES="A,B,C") as c:
         body = c.get("/health").json()
         assert body["missing"] == ["C"] and body["status"] == "degraded"
-    assert alerts.find("missing=['C']")
+    assert alerts.find("degraded: my_model@C missing (loaded: my_model@A, my_model@B)")

@@ -72,7 +72,7 @@ def test_reload_follows_the_registry_alias_and_alerts(client: TestClient, alerts
         "previous_version": 1,
         "run_id": "run-abc",
     }
-    assert alerts.find("🔁 [FastAPI] model @A hot-swapped to v3 (run_id=run-abc) · dev")
+    assert alerts.find("🔁 [FastAPI] my_model@A hot-swapped to v3 (run_id=run-abc) · dev")
     assert "previous" in str(alerts.find("hot-swapped")[0].payload["blocks"])
     body = client.post("/predict", json={"features": FEATURES}).json()
     assert body["version"] == 3 and body["prediction"] == pytest.approx(expected(registry, 3))
@@ -117,8 +117,8 @@ def test_a_missing_version_is_404_with_a_failure_alert_and_the_old_model_keeps_s
 ) -> None:
     r = client.post("/variant/A/reload?version=99", headers=AUTH)
     assert r.status_code == 404
-    assert r.json()["detail"] == "reload failed: my_model has no version 99"
-    assert alerts.find("❌ [FastAPI] hot-swap of model @A to v99 failed: NotFoundError: my_model has no version 99")
+    assert r.json()["detail"] == "reload failed: my_model v99 does not exist"
+    assert alerts.find("❌ [FastAPI] hot-swap of my_model@A to v99 failed: NotFoundError: my_model v99 does not exist")
     assert client.post("/predict", json={"features": FEATURES}).json()["version"] == 1
     assert client.get("/health").json()["status"] == "ok"  # a failed swap is not a missing variant
 
@@ -148,7 +148,7 @@ def test_a_bad_version_is_409_and_alerted(
     r = client.post(f"/variant/B/reload?version={new.version}", headers=AUTH)
     assert r.status_code == 409
     assert detail in r.json()["detail"]
-    [failure] = alerts.find("hot-swap of model @B")
+    [failure] = alerts.find("hot-swap of my_model@B")
     assert detail in failure.text or detail in str(failure.payload)
     assert client.post("/predict", json={"features": FEATURES, "variant": "B"}).json()["version"] == 2
 
@@ -157,7 +157,7 @@ def test_a_registry_alias_that_vanished(client: TestClient, alerts: Any, registr
     (registry.root / MODEL / "aliases.json").unlink()
     r = client.post("/variant/B/reload", headers=AUTH)
     assert r.status_code == 404
-    assert r.json()["detail"] == "reload failed: registry has no alias @B for my_model"
+    assert r.json()["detail"] == "reload failed: registry has no alias my_model@B"
     assert client.get("/health").json()["status"] == "ok"  # B keeps serving what it had
 
 

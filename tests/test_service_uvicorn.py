@@ -72,16 +72,16 @@ def test_requests_stay_fast_while_slack_hangs_and_alerts_arrive_after(tmp_path: 
 
             slack.mode = "ok"
             wanted = [
-                "🚀 [FastAPI] FastAPI started · test",
-                "🔁 [FastAPI] model @A hot-swapped to v2 (run_id=seed-B) · test",
-                "❌ [FastAPI] hot-swap of model @B to v9 failed: NotFoundError: my_model has no version 9",
-                "❌ [FastAPI] prediction error on @A: NonFiniteOutputError",
+                "🚀 [FastAPI] started: my_model@A, my_model@B · test",
+                "🔁 [FastAPI] my_model@A hot-swapped to v2 (run_id=seed-B) · test",
+                "❌ [FastAPI] hot-swap of my_model@B to v9 failed: NotFoundError: my_model v9 does not exist",
+                "❌ [FastAPI] prediction error on my_model@A: NonFiniteOutputError",
                 "… and 4 more like this",  # storm control: 5 identical errors, one message plus a count
             ]
             arrived = slack.wait_for(lambda s: all(w in delivered(s) for w in wanted), timeout=30)
             assert arrived, f"missing: {[w for w in wanted if w not in delivered(slack)]}"
-            assert delivered(slack).count("prediction error on @A") == 2  # the first, then the summary
-            assert delivered(slack).count("FastAPI started") == 1  # retried after the hang, delivered once
+            assert delivered(slack).count("prediction error on my_model@A") == 2  # the first, then the summary
+            assert delivered(slack).count("[FastAPI] started") == 1  # retried after the hang, delivered once
         output = svc.output()
     assert TOKEN not in output and ADMIN_TOKEN not in output
 
@@ -96,7 +96,7 @@ def test_shutdown_flushes_pending_alerts(tmp_path: Path) -> None:
             # SIGTERM right away: the lifespan flushes before exiting (uvicorn re-raises the signal: -15).
             assert svc.stop() in (0, -15)
         texts = delivered(slack)
-    assert "model @A hot-swapped" in texts and "model @B hot-swapped" in texts
+    assert "my_model@A hot-swapped" in texts and "my_model@B hot-swapped" in texts
 
 
 def test_shutdown_is_bounded_when_slack_hangs(tmp_path: Path) -> None:

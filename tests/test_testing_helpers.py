@@ -10,7 +10,7 @@ def test_capture_records_instead_of_sending() -> None:
         assert alerts_lib.send_slack_alert(formatters.hotswap_succeeded("m", "A", 3, run_id="r"))
         assert alerts_lib.send_slack_alert("plain *mrkdwn*")
         assert alerts_lib.send_slack_alert(None) is False
-    assert alerts.texts == ["🔁 [FastAPI] model @A hot-swapped to v3 (run_id=r) · dev", "plain *mrkdwn*"]
+    assert alerts.texts == ["🔁 [FastAPI] m@A hot-swapped to v3 (run_id=r) · dev", "plain *mrkdwn*"]
     assert alerts[0].alert is not None and alerts[0].payload["blocks"]
     assert alerts.find("hot-swapped") == [alerts[0]]
     assert alerts_lib.stats().delivered == 0
