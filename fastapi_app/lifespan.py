@@ -1,4 +1,5 @@
-"""Startup and shutdown: announce, load the variants, and on the way out flush pending alerts (bounded)."""
+"""Startup: build the service and load the variants. The startup alert and the bounded flush at shutdown
+come from alerts_lib's FastAPI integration, which wraps this lifespan (see ``main``)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-import alerts_lib
-from alerts_lib import formatters
-
-from . import __version__
 from .alerting import send_alert
 from .registry import FileRegistry
 from .service import ModelService
@@ -28,6 +25,18 @@ def build_service(app: FastAPI) -> ModelService:
     return ModelService(settings, registry, notify=app.state.notify or send_alert)
 
 
+def startup_details(app: FastAPI) -> dict[str, object]:
+    """The fields of the startup alert, read once the variants are loaded."""
+    service: ModelService = app.state.service
+    settings = service.settings
+    return {
+        "model": settings.model_name,
+        "aliases": ", ".join(settings.model_aliases),
+        "mode": settings.alias_selection_mode,
+        "health": service.health.report().status,
+    }
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     service = build_service(app)
@@ -37,22 +46,5 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.warning("ALLOW_UNAUTHENTICATED_RELOAD=true and no FASTAPI_TOKEN: reload is open to anyone (demo only)")
     elif settings.reload_auth == "disabled":
         log.warning("FASTAPI_TOKEN is not set: POST /variant/{alias}/reload answers 503")
-    service.notify(
-        formatters.service_started(
-            "FastAPI",
-            version=__version__,
-            details={
-                "model": settings.model_name,
-                "aliases": ", ".join(settings.model_aliases),
-                "mode": settings.alias_selection_mode,
-            },
-        )
-    )
     await asyncio.to_thread(service.load_all)
-    try:
-        yield
-    finally:
-        # Bounded by ALERTS_SHUTDOWN_TIMEOUT, off the event loop; aflush never raises.
-        timeout = alerts_lib.get_settings().shutdown_timeout
-        if not await alerts_lib.aflush(timeout):
-            log.warning("some alerts were still pending after %.1f s at shutdown", timeout)
+    yield

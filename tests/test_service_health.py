@@ -25,6 +25,7 @@ def test_all_loaded_means_ok_and_only_the_startup_alert(make_client: ClientFacto
     assert alerts.texts == [STARTED]
     started = alerts[0].payload["blocks"]
     assert "my_model" in str(started) and "blue_green" in str(started)
+    assert dict(alerts[0].alert.fields)["health"] == "ok"
 
 
 def test_missing_weights_degrade_once_and_keep_serving(
@@ -42,8 +43,10 @@ def test_missing_weights_degrade_once_and_keep_serving(
         forced = c.post("/predict", json={"features": FEATURES}, headers={"X-Variant": "B"})
         assert forced.status_code == 503
         assert forced.json()["detail"] == "the requested variant is not loaded"
-    assert alerts.texts == [STARTED, DEGRADED_B]
-    assert "not found" in str(alerts[1].payload["blocks"])  # the reason is in the alert's fields
+    # The startup alert follows the startup (alerts_lib.integrations.fastapi), so it says how it went.
+    assert alerts.texts == [DEGRADED_B, STARTED]
+    assert "not found" in str(alerts[0].payload["blocks"])  # the reason is in the alert's fields
+    assert dict(alerts[1].alert.fields)["health"] == "degraded"
 
 
 def test_recovery_after_a_successful_reload_alerts_once(
@@ -60,8 +63,8 @@ def test_recovery_after_a_successful_reload_alerts_once(
         for _ in range(5):
             assert c.get("/health").json()["status"] == "ok"
     assert alerts.texts == [
-        STARTED,
         "⚠️ [FastAPI] degraded (loaded=['A'], missing=['B']) · dev",
+        STARTED,
         "❌ [FastAPI] hot-swap of model @B failed: CorruptEntryError: my_model v2 weights: not valid JSON · dev",
         "🔁 [FastAPI] model @B hot-swapped to v2 (run_id=seed-B) · dev",
         "✅ [FastAPI] recovered (loaded=['A', 'B']) · dev",
@@ -93,7 +96,7 @@ def test_a_registry_directory_that_does_not_exist(
         body = c.get("/health").json()
         assert body["loaded"] == [] and body["missing"] == ["A", "B"]
         assert body["errors"]["A"] == "registry has no alias @A for my_model"
-    assert alerts.texts == [STARTED, "⚠️ [FastAPI] degraded (loaded=[], missing=['A', 'B']) · dev"]
+    assert alerts.texts == ["⚠️ [FastAPI] degraded (loaded=[], missing=['A', 'B']) · dev", STARTED]
 
 
 def test_versions_that_are_not_ready_are_not_served(
