@@ -27,9 +27,10 @@ def create_app(
 ) -> FastAPI:
     """Settings not given are read from the environment at startup (not import), so importing never fails.
 
-    ``FastAPIOffline`` is FastAPI serving the Swagger UI and ReDoc assets itself (``/docs`` works offline).
+    ``FastAPIOffline`` is FastAPI serving the Swagger UI assets itself, so ``/docs`` works offline. No
+    ``/redoc``: ReDoc's bundle still fetches its logo from a CDN.
     """
-    app = FastAPIOffline(title="fastapi_app model service", version=__version__, lifespan=lifespan)
+    app = FastAPIOffline(title="fastapi_app model service", version=__version__, lifespan=lifespan, redoc_url=None)
     app.state.settings = settings
     app.state.registry = registry
     app.state.notify = notify

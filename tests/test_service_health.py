@@ -5,8 +5,10 @@ from __future__ import annotations
 import shutil
 from typing import Any
 
+import alerts_lib
 from fastapi_app.registry import FileRegistry
 from fastapi_app.seed import demo_weights
+from tests.support.fake_slack import TOKEN, FakeSlack
 from tests.support.service_fixtures import ClientFactory
 from tests.support.service_helpers import AUTH, FEATURES, MODEL
 
@@ -130,3 +132,27 @@ def test_extra_configured_aliases_count_for_health(make_client: ClientFactory, a
         body = c.get("/health").json()
         assert body["missing"] == ["C"] and body["status"] == "degraded"
     assert alerts.find("missing=['C']")
+
+
+def test_health_says_why_alerts_do_not_reach_slack(make_client: ClientFactory, deliver_to: Any) -> None:
+    """An operator sees "Slack refuses: invalid_token" in /health, with no URL, and the status stays ok."""
+    with FakeSlack(mode="invalid_token") as slack:
+        deliver_to(slack.url)
+        with make_client() as c:
+            assert slack.wait_for(lambda s: len(s.requests) >= 1)  # the startup alert, refused
+            assert alerts_lib.flush(5)
+            body = c.get("/health").json()
+    assert body["status"] == "ok"
+    summary = body["alerts"]["default"]
+    assert (summary["delivered"], summary["failed"], summary["queued"]) == (0, 1, 0)
+    assert "invalid_token" in summary["last_error"]
+    assert "://" not in str(body["alerts"]) and TOKEN not in str(body)
+
+
+def test_health_counts_delivered_alerts(make_client: ClientFactory, slack: FakeSlack, deliver_to: Any) -> None:
+    deliver_to(slack.url)
+    with make_client() as c:
+        assert alerts_lib.flush(5)
+        assert c.get("/health").json()["alerts"] == {
+            "default": {"delivered": 1, "failed": 0, "dropped": 0, "queued": 0, "last_error": None}
+        }

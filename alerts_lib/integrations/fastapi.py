@@ -59,6 +59,7 @@ _INSTALLED = "alerts_lib_installed"  # marker on app.state: a second install() d
 
 @dataclass(frozen=True)
 class _Options:
+    app: Any  # the app install() wired: its routes give the templates (a mounted sub-app's scope names itself)
     service: str
     destination: str | None
 
@@ -89,7 +90,7 @@ def install(
         logger.warning("alerts_lib: install() already ran for this app; the second call does nothing")
         return
     setattr(app.state, _INSTALLED, True)
-    options = _Options(service=service, destination=destination)
+    options = _Options(app=app, service=service, destination=destination)
     app.add_middleware(AlertOnError, options=options)
     app.router.lifespan_context = _wrap_lifespan(
         app.router.lifespan_context,
@@ -131,7 +132,7 @@ class AlertOnError:
 
     def _alert(self, scope: Scope, root_path: str, exc: Exception) -> None:
         try:
-            route = _template(scope, root_path)
+            route = _template(scope, root_path, self.options.app)
             method = str(scope.get("method") or "WEBSOCKET")
             alert = unhandled_exception_alert(
                 exc, service=self.options.service, route=route, method=method, request_id=request_id(scope)
@@ -208,15 +209,15 @@ def route_template(request: Request | Scope) -> str:
     Never the raw path. Mounted sub-applications are prefixed with their mount's template.
     """
     scope: Scope = request.scope if isinstance(request, Request) else request
-    return _template(scope, scope.get("app_root_path", scope.get("root_path", "")))
+    return _template(scope, scope.get("app_root_path", scope.get("root_path", "")), scope.get("app"))
 
 
-def _template(scope: Scope, root_path: str) -> str:
+def _template(scope: Scope, root_path: str, app: Any) -> str:
     known = scope.get(_ROUTE_KEY)
     if isinstance(known, str):
         return known
     found = None
-    routes = getattr(getattr(scope.get("app"), "router", None), "routes", None)
+    routes = getattr(getattr(app, "router", None), "routes", None)
     if routes:
         found = _match(routes, {**scope, "root_path": root_path, "path_params": {}}, "")
     if found is None:
