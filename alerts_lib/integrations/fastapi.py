@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import traceback
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -173,12 +172,15 @@ def _describe(exc: BaseException) -> tuple[str, str | None]:
 
 
 def _where(exc: BaseException) -> str | None:
-    """The innermost frame, ``api.py:42 in predict``: where to look, without a whole traceback."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    if not frames:
+    """The innermost frame, ``api.py:42 in predict``: where to look, without a whole traceback (and without
+    reading source files, as ``traceback.extract_tb`` would)."""
+    tb = exc.__traceback__
+    if tb is None:
         return None
-    last = frames[-1]
-    return f"{last.filename.replace(chr(92), '/').rsplit('/', 1)[-1]}:{last.lineno} in {last.name}"
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code
+    return f"{code.co_filename.replace(chr(92), '/').rsplit('/', 1)[-1]}:{tb.tb_lineno} in {code.co_name}"
 
 
 def request_id(request: Request | Scope) -> str:
@@ -216,12 +218,12 @@ def _template(scope: Scope, root_path: str, app: Any) -> str:
     known = scope.get(_ROUTE_KEY)
     if isinstance(known, str):
         return known
-    found = None
+    path = getattr(scope.get("route"), "path", None)  # the matched route, recorded by Starlette >= 1.0
+    found = path if isinstance(path, str) and "app_root_path" not in scope else None  # no Mount: it is whole
     routes = getattr(getattr(app, "router", None), "routes", None)
-    if routes:
+    if found is None and routes:
         found = _match(routes, {**scope, "root_path": root_path, "path_params": {}}, "")
     if found is None:
-        path = getattr(scope.get("route"), "path", None)  # Starlette >= 1.0 records the matched route
         found = path if isinstance(path, str) else UNMATCHED
     scope[_ROUTE_KEY] = found
     return found
