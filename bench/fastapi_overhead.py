@@ -12,7 +12,7 @@ app and path, and the ratios B/A and A'/A (the noise). Target: B/A within the A'
 The raising endpoint measures the alert path too: route template, Alert, queue (a local FakeSlack receives;
 storm control merges the repeats), then Starlette's normal 500.
 
-    .venv/bin/python bench/fastapi_overhead.py [--rounds 24] [--requests 1500]
+    .venv/bin/python bench/fastapi_overhead.py [--rounds 16] [--requests 1200]
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def report(samples: dict[tuple[str, str], list[float]], elapsed: float) -> None:
         noise50 = statistics.median(again) / statistics.median(a)
         noise99 = pct(again, 99) / pct(a, 99)
         extra = statistics.median(b) - statistics.median(a)
-        print(f"{'':<30}with/without: p50 {p50:.3f}, p99 {p99:.3f}  (+{extra:.1f} µs at p50)")
+        print(f"{'':<30}with/without: p50 {p50:.3f}, p99 {p99:.3f}  ({extra:+.1f} µs at p50)")
         print(f"{'':<30}noise A'/A:   p50 {noise50:.3f}, p99 {noise99:.3f}")
         verdicts.append((label, p50, p99))
     print(f"\nrun took {elapsed:.1f} s; alerts delivered to the local webhook: {alerts_lib.stats().delivered}")
@@ -144,8 +144,8 @@ def report(samples: dict[tuple[str, str], list[float]], elapsed: float) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=24, help="rounds; each runs every app once")
-    parser.add_argument("--requests", type=int, default=1500, help="requests per app, path and round")
+    parser.add_argument("--rounds", type=int, default=16, help="rounds; each runs every app once")
+    parser.add_argument("--requests", type=int, default=1200, help="requests per app, path and round")
     args = parser.parse_args()
     logging.disable(logging.CRITICAL)  # uvicorn-less: nobody prints the 500s' tracebacks anyway
     with FakeSlack() as slack:

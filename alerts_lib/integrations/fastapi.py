@@ -42,9 +42,9 @@ except ImportError as exc:  # pragma: no cover - exercised only without FastAPI 
     raise ImportError("alerts_lib.integrations.fastapi needs FastAPI (or Starlette): pip install fastapi") from exc
 
 import alerts_lib
-from alerts_lib import Alert, formatters
+from alerts_lib import Alert, formatters, metrics
 
-__all__ = ["AlertOnError", "install", "request_id", "route_template"]
+__all__ = ["AlertOnError", "install", "request_id", "route_template", "unhandled_exception_alert"]
 
 logger = logging.getLogger("alerts_lib.fastapi")
 
@@ -320,14 +320,10 @@ async def _bounded_flush(timeout: float | None) -> None:
 
 # -- optional routes -------------------------------------------------------------------------------------------
 async def _stats_endpoint(request: Request) -> Response:
-    from alerts_lib import metrics
-
     return JSONResponse({"destinations": metrics.summary(full=True)})
 
 
 async def _metrics_endpoint(request: Request) -> Response:
-    from alerts_lib import metrics
-
     try:
         body, content_type = metrics.exposition()
     except ImportError:
@@ -336,8 +332,6 @@ async def _metrics_endpoint(request: Request) -> Response:
 
 
 def _check_metrics_available(path: str) -> None:
-    from alerts_lib import metrics
-
     try:
         metrics.register_metrics()
     except ImportError:
