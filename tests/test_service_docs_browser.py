@@ -3,7 +3,6 @@ are served by the service itself (fastapi-offline), so the page renders its oper
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from demo import browser
 from fastapi_app.seed import seed_registry
+from tests.support.chrome import require_chromium
 from tests.support.service_helpers import ADMIN_TOKEN, MODEL, ServiceProcess, running_service
 
 pytestmark = pytest.mark.browser
@@ -25,11 +25,7 @@ EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.IGNORECA
 
 @pytest.fixture(scope="module")
 def offline_chrome() -> Iterator[Any]:
-    reason = browser.missing()
-    if reason:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"browser tests must run in CI: {reason}")
-        pytest.skip(reason)
+    require_chromium()
     with browser.headless_chrome(offline=True) as driver:
         yield driver
 
