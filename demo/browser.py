@@ -48,8 +48,11 @@ def missing() -> str | None:
 
 
 @contextlib.contextmanager
-def headless_chrome(width: int = 1200, height: int = 900) -> Iterator[Any]:
-    """``with headless_chrome() as driver:`` a fresh Chromium with its own throw-away profile."""
+def headless_chrome(width: int = 1200, height: int = 900, *, offline: bool = False) -> Iterator[Any]:
+    """``with headless_chrome() as driver:`` a fresh Chromium with its own throw-away profile.
+
+    ``offline=True``: no host name resolves except 127.0.0.1, so a page that needs a CDN shows it.
+    """
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -58,6 +61,8 @@ def headless_chrome(width: int = 1200, height: int = 900) -> Iterator[Any]:
     for flag in FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--window-size={width},{height}")
+    if offline:
+        options.add_argument("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
     with tempfile.TemporaryDirectory(prefix="inbox-chrome-") as profile:
         options.add_argument(f"--user-data-dir={profile}")
         driver = webdriver.Chrome(service=Service(_driver()), options=options)

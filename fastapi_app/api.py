@@ -8,6 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
+from alerts_lib import metrics
+
 from .auth import require_admin
 from .errors import request_id
 from .model import MissingFeaturesError
@@ -34,7 +36,10 @@ async def livez() -> dict[str, str]:
 
 @router.get("/health", response_model=HealthResponse)
 async def health(service: Service, response: Response) -> HealthResponse:
-    """Readiness: ok, or degraded while still serving what loaded (503 only when nothing is loaded)."""
+    """Readiness: ok, or degraded while still serving what loaded (503 only when nothing is loaded).
+
+    ``alerts`` summarises alert delivery per destination (never part of the status: alerts failing to
+    reach Slack do not make the model unready)."""
     report = service.health.evaluate()
     if not report.loaded:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
@@ -48,6 +53,7 @@ async def health(service: Service, response: Response) -> HealthResponse:
         errors=report.errors,
         mode=service.settings.alias_selection_mode,
         default_alias=service.settings.default_alias,
+        alerts=metrics.summary(),
     )
 
 

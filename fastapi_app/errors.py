@@ -1,24 +1,22 @@
-"""Clean JSON error answers that never echo request input (which may hold secrets) back to the client."""
+"""Clean JSON error answers that never echo request input (which may hold secrets) back to the client.
+
+Unhandled exceptions are alerted by alerts_lib's FastAPI integration (installed in ``main``); the handler
+here only shapes the 500 answer, with the same request id as the alert.
+"""
 
 from __future__ import annotations
 
 import logging
-import re
-import uuid
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from alerts_lib.integrations.fastapi import request_id, route_template
+
 log = logging.getLogger(__name__)
 
-_REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
-
-
-def request_id(request: Request) -> str:
-    """The caller's ``X-Request-ID`` when it is a plain token, else a fresh one (so logs and alerts match)."""
-    given = request.headers.get("x-request-id", "")
-    return given if _REQUEST_ID_RE.fullmatch(given) else uuid.uuid4().hex
+__all__ = ["install_error_handlers", "request_id"]
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -32,7 +30,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     rid = request_id(request)
-    log.error("unhandled %s on %s %s (request_id=%s)", type(exc).__name__, request.method, request.url.path, rid)
+    log.error("unhandled %s on %s %s (request_id=%s)", type(exc).__name__, request.method, route_template(request), rid)
     return JSONResponse({"detail": "internal server error", "request_id": rid}, status_code=500)
 
 

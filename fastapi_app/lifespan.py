@@ -1,4 +1,5 @@
-"""Startup and shutdown: announce, load the variants, and on the way out flush pending alerts (bounded)."""
+"""Startup: build the service and load the variants. The startup alert and the bounded flush at shutdown
+come from alerts_lib's FastAPI integration, which wraps this lifespan (see ``main``)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-import alerts_lib
-from alerts_lib import formatters
+from alerts_lib import Alert, formatters
 
 from . import __version__
 from .alerting import send_alert
@@ -28,6 +28,23 @@ def build_service(app: FastAPI) -> ModelService:
     return ModelService(settings, registry, notify=app.state.notify or send_alert)
 
 
+def started_alert(app: FastAPI) -> Alert:
+    """``🚀 [FastAPI] started: my_model@A, my_model@B``, built once the variants are loaded (health is known)."""
+    service: ModelService = app.state.service
+    settings = service.settings
+    return formatters.service_started(
+        "FastAPI",
+        model=settings.model_name,
+        aliases=settings.model_aliases,
+        version=__version__,
+        details={
+            "mode": settings.alias_selection_mode,
+            "default": f"@{settings.default_alias}",
+            "health": service.health.report().status,
+        },
+    )
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     service = build_service(app)
@@ -37,20 +54,5 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.warning("ALLOW_UNAUTHENTICATED_RELOAD=true and no FASTAPI_TOKEN: reload is open to anyone (demo only)")
     elif settings.reload_auth == "disabled":
         log.warning("FASTAPI_TOKEN is not set: POST /variant/{alias}/reload answers 503")
-    service.notify(
-        formatters.service_started(
-            "FastAPI",
-            model=settings.model_name,
-            aliases=settings.model_aliases,
-            version=__version__,
-            details={"mode": settings.alias_selection_mode, "default": f"@{settings.default_alias}"},
-        )
-    )
     await asyncio.to_thread(service.load_all)
-    try:
-        yield
-    finally:
-        # Bounded by ALERTS_SHUTDOWN_TIMEOUT, off the event loop; aflush never raises.
-        timeout = alerts_lib.get_settings().shutdown_timeout
-        if not await alerts_lib.aflush(timeout):
-            log.warning("some alerts were still pending after %.1f s at shutdown", timeout)
+    yield

@@ -46,6 +46,16 @@ class ReloadResponse(BaseModel):
     run_id: str | None
 
 
+class DeliverySummary(BaseModel):
+    """alerts_lib's counters for one destination: an operator sees "Slack refuses" without the logs."""
+
+    delivered: int
+    failed: int
+    dropped: int
+    queued: int
+    last_error: str | None
+
+
 class HealthResponse(BaseModel):
     status: str
     model: str
@@ -55,3 +65,4 @@ class HealthResponse(BaseModel):
     errors: dict[str, str]
     mode: str
     default_alias: str
+    alerts: dict[str, DeliverySummary]

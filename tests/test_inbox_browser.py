@@ -3,7 +3,6 @@ text stays text (no markup, no script) whatever an alert carries."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from alerts_lib.destinations.slack import render_alert
 from alerts_lib.destinations.teams import TeamsDestination
 from demo import browser
 from demo.procs import Child, running_inbox
+from tests.support.chrome import require_chromium
 from tests.support.fake_slack import PATH
 
 pytestmark = pytest.mark.browser
@@ -28,11 +28,7 @@ WAIT = 20  # seconds; generous for a shared, noisy machine
 
 @pytest.fixture(scope="module")
 def chrome() -> Iterator[Any]:
-    reason = browser.missing()
-    if reason:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"browser tests must run in CI: {reason}")
-        pytest.skip(reason)
+    require_chromium()
     with browser.headless_chrome() as driver:
         yield driver
 

@@ -197,3 +197,35 @@ def test_unexpected_exception_text_is_escaped_in_the_alert_and_hidden_from_the_c
     assert "<!channel>" not in str(sent.payload) and "&lt;!channel&gt;" in sent.text
     assert "<https://evil" not in str(sent.payload)
     assert "on my_model@B" in sent.text
+
+
+def test_an_unhandled_exception_is_the_500_with_its_request_id_and_one_alert(
+    client: TestClient, alerts: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Any bug outside the prediction path: alerts_lib's integration alerts with the route template."""
+    from fastapi_app.service import ModelService
+
+    def broken(self: ModelService, alias: str, version: int | None = None) -> Any:
+        raise RuntimeError("registry exploded")
+
+    monkeypatch.setattr(ModelService, "reload", broken)
+    r = client.post("/variant/A/reload", headers={"Authorization": f"Bearer {ADMIN_TOKEN}", "X-Request-ID": "req-9"})
+    assert r.status_code == 500
+    assert r.json() == {"detail": "internal server error", "request_id": "req-9"}
+    [sent] = [a for a in alerts if a.alert is not None and a.alert.name == "UnhandledException"]
+    assert sent.text == (
+        "❌ [FastAPI] unhandled exception on POST /variant/{alias}/reload: RuntimeError: registry exploded · dev"
+    )
+    fields = dict(sent.alert.fields)
+    assert (fields["route"], fields["method"], fields["request_id"]) == ("/variant/{alias}/reload", "POST", "req-9")
+    # Without a request id header, the alert and the 500 body still agree.
+    r = client.post("/variant/B/reload", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    generated = r.json()["request_id"]
+    assert len(generated) == 32 and dict(alerts[-1].alert.fields)["request_id"] == generated
+
+
+def test_metrics_are_prometheus_text(client: TestClient) -> None:
+    r = client.get("/metrics")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    assert 'alerts_lib_alerts_total{destination="default",outcome="delivered"}' in r.text
+    assert "alerts_lib_queue_depth" in r.text and "/metrics" not in str(client.get("/openapi.json").json())

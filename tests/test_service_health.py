@@ -5,8 +5,10 @@ from __future__ import annotations
 import shutil
 from typing import Any
 
+import alerts_lib
 from fastapi_app.registry import FileRegistry
 from fastapi_app.seed import demo_weights
+from tests.support.fake_slack import TOKEN, FakeSlack
 from tests.support.service_fixtures import ClientFactory
 from tests.support.service_helpers import AUTH, FEATURES, MODEL
 
@@ -25,6 +27,7 @@ def test_all_loaded_means_ok_and_only_the_startup_alert(make_client: ClientFacto
     assert alerts.texts == [STARTED]
     started = alerts[0].payload["blocks"]
     assert "my_model" in str(started) and "blue_green" in str(started)
+    assert dict(alerts[0].alert.fields)["health"] == "ok"
 
 
 def test_missing_weights_degrade_once_and_keep_serving(
@@ -42,8 +45,10 @@ def test_missing_weights_degrade_once_and_keep_serving(
         forced = c.post("/predict", json={"features": FEATURES}, headers={"X-Variant": "B"})
         assert forced.status_code == 503
         assert forced.json()["detail"] == "the requested variant is not loaded"
-    assert alerts.texts == [STARTED, DEGRADED_B]
-    assert "not found" in str(alerts[1].payload["blocks"])  # the reason is in the alert's fields
+    # The startup alert follows the startup (alerts_lib.integrations.fastapi), so it says how it went.
+    assert alerts.texts == [DEGRADED_B, STARTED]
+    assert "not found" in str(alerts[0].payload["blocks"])  # the reason is in the alert's fields
+    assert dict(alerts[1].alert.fields)["health"] == "degraded"
 
 
 def test_recovery_after_a_successful_reload_alerts_once(
@@ -60,8 +65,8 @@ def test_recovery_after_a_successful_reload_alerts_once(
         for _ in range(5):
             assert c.get("/health").json()["status"] == "ok"
     assert alerts.texts == [
-        STARTED,
         DEGRADED_B,
+        STARTED,
         "❌ [FastAPI] hot-swap of my_model@B failed: CorruptEntryError: my_model v2 weights: not valid JSON · dev",
         "🔁 [FastAPI] my_model@B hot-swapped to v2 (run_id=seed-B) · dev",
         "✅ [FastAPI] recovered: my_model@A, my_model@B loaded · dev",
@@ -93,7 +98,7 @@ def test_a_registry_directory_that_does_not_exist(
         body = c.get("/health").json()
         assert body["loaded"] == [] and body["missing"] == ["A", "B"]
         assert body["errors"]["A"] == "registry has no alias my_model@A"
-    assert alerts.texts == [STARTED, "⚠️ [FastAPI] degraded: my_model@A, my_model@B missing (loaded: none) · dev"]
+    assert alerts.texts == ["⚠️ [FastAPI] degraded: my_model@A, my_model@B missing (loaded: none) · dev", STARTED]
 
 
 def test_versions_that_are_not_ready_are_not_served(
@@ -127,3 +132,27 @@ def test_extra_configured_aliases_count_for_health(make_client: ClientFactory, a
         body = c.get("/health").json()
         assert body["missing"] == ["C"] and body["status"] == "degraded"
     assert alerts.find("degraded: my_model@C missing (loaded: my_model@A, my_model@B)")
+
+
+def test_health_says_why_alerts_do_not_reach_slack(make_client: ClientFactory, deliver_to: Any) -> None:
+    """An operator sees "Slack refuses: invalid_token" in /health, with no URL, and the status stays ok."""
+    with FakeSlack(mode="invalid_token") as slack:
+        deliver_to(slack.url)
+        with make_client() as c:
+            assert slack.wait_for(lambda s: len(s.requests) >= 1)  # the startup alert, refused
+            assert alerts_lib.flush(5)
+            body = c.get("/health").json()
+    assert body["status"] == "ok"
+    summary = body["alerts"]["default"]
+    assert (summary["delivered"], summary["failed"], summary["queued"]) == (0, 1, 0)
+    assert "invalid_token" in summary["last_error"]
+    assert "://" not in str(body["alerts"]) and TOKEN not in str(body)
+
+
+def test_health_counts_delivered_alerts(make_client: ClientFactory, slack: FakeSlack, deliver_to: Any) -> None:
+    deliver_to(slack.url)
+    with make_client() as c:
+        assert alerts_lib.flush(5)
+        assert c.get("/health").json()["alerts"] == {
+            "default": {"delivered": 1, "failed": 0, "dropped": 0, "queued": 0, "last_error": None}
+        }

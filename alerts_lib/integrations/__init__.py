@@ -1,4 +1,4 @@
-"""Integrations: each module wires alerts_lib into one framework and is imported only by its users.
-
-The core never imports them; ``logging`` (stdlib only) is the one re-exported, as ``alerts_lib.AlertHandler``.
+"""Integrations: each module wires alerts_lib into one framework (FastAPI, Airflow, logging) and is imported only
+by its users. ``import alerts_lib`` imports none of them, nor their frameworks; ``logging`` (stdlib only) is the one
+re-exported, as ``alerts_lib.AlertHandler``.
 """
