@@ -11,6 +11,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from . import watch
 from ._client import configure, flush, send_slack_alert, stats
 from ._redact import mask_url
 from ._settings import load_settings
@@ -23,11 +24,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     send.add_argument("text", help="the message (Slack mrkdwn)")
     send.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for delivery (default 30)")
     commands.add_parser("check", help="validate the configuration, masking the webhook")
+    watch.add_parser(commands)
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the worker does")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     if args.command == "check":
         return _check()
+    if args.command == "watch":
+        return watch.run_cli(args)
     return _send(args.text, args.timeout)
 
 
