@@ -56,6 +56,7 @@ class Airflow:
         self.config = config
         self.major: int | None = None  # 3 or 2, found from which health endpoint answers
         self._token: str | None = None  # a JWT: never logged, never shown
+        self._login_lock = asyncio.Lock()
 
     # -- the poll -----------------------------------------------------------------------------------------
     async def poll(self, http: Http, result: PollResult) -> None:
@@ -164,10 +165,13 @@ class Airflow:
         """GET an authenticated API path (``/importErrors``) as JSON; logs in again once on a 401."""
         url = f"{self.base}/api/{'v1' if self.major == 2 else 'v2'}{path}"
         for attempt in (1, 2):
+            used = self._token
             reply = await http.get(url, params=params, **self._auth())
             if reply.status == 401 and self.major != 2 and attempt == 1:
-                self._token = None  # expired: log in again, once
-                await self._authenticate(http)
+                async with self._login_lock:  # concurrent reads that all got a 401 log in once
+                    if self._token == used:
+                        self._token = None  # expired: log in again, once
+                        await self._authenticate(http)
                 continue
             break
         if not reply.answered:

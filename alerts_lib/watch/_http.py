@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,13 +138,13 @@ class Http:
 
 
 def _describe(exc: httpx.HTTPError) -> str:
-    text = str(exc).lower()
     if isinstance(exc, httpx.ConnectTimeout):
         return "connect timed out"
     if isinstance(exc, httpx.ConnectError):
-        if "refused" in text:
+        causes = _causes(exc)
+        if any(isinstance(c, ConnectionRefusedError) for c in causes) or "refused" in str(exc).lower():
             return "connection refused"
-        if "name" in text or "resolution" in text or "known" in text:
+        if any(isinstance(c, socket.gaierror) for c in causes):
             return "host name not found"
         return "cannot connect"
     if isinstance(exc, httpx.ReadTimeout):
@@ -157,3 +158,15 @@ def _describe(exc: httpx.HTTPError) -> str:
     if isinstance(exc, httpx.UnsupportedProtocol):
         return "unsupported URL scheme"
     return f"request failed ({type(exc).__name__})"
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The chain of causes (anyio wraps a refused connect in "All connection attempts failed")."""
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen and len(seen) < 10:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    for item in list(seen):
+        seen += [e for e in getattr(item, "exceptions", ()) if isinstance(e, BaseException)]
+    return seen

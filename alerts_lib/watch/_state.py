@@ -178,11 +178,13 @@ class StateBook:
             if tracker.state == "ok":
                 del self._trackers[key]  # forget dynamic keys that are healthy (a deleted file, a fixed DAG)
         for transition in out:
+            firing = transition.state == "firing"
             log.log(
-                logging.WARNING if transition.state == "firing" else logging.INFO,
-                "watch: %s %s",
+                logging.WARNING if firing else logging.INFO,
+                "watch: %s %s: %s",
                 transition.key,
                 transition.state,
+                transition.observation.title if firing else transition.observation.recovered,
             )
         return out
 
