@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from alerts_lib import send_slack_alert
 from alerts_lib.testing import CapturedAlerts, capture_alerts
 from alerts_lib.watch import ConfigError, Key, Observation, Target, Watch, WatchConfig, format_duration, parse_duration
+from alerts_lib.watch._alerts import started_alert
 from alerts_lib.watch._config import add_arguments, from_args, validate
 from alerts_lib.watch._state import Tracker
 from tests.support.fake_airflow import PASSWORD, USER, FakeAirflow, dag, iso
@@ -47,7 +49,7 @@ def test_durations(text: str, seconds: float) -> None:
 
 @pytest.mark.parametrize("text", ["", "0", "-5", "10 minutes", "1d", "m"])
 def test_bad_durations_say_how_to_write_one(text: str) -> None:
-    with pytest.raises(ConfigError, match="use e.g. 90, 90s, 10m, 2h"):
+    with pytest.raises(ConfigError, match=r"use e\.g\. 90, 90s, 10m, 2h"):
         parse_duration(text, "--interval")
 
 
@@ -80,7 +82,10 @@ def test_every_flag_has_its_env_var_and_the_flag_wins(tmp_path: Path) -> None:
     assert from_env.airflow == "http://airflow:8080"
     assert from_env.airflow_user == "watcher"
     assert from_env.airflow_password is not None and from_env.airflow_password.reveal() == PASSWORD
-    assert [(t.name, t.url) for t in from_env.http] == [("model", "http://fastapi:8000/health"), ("other", "http://o:1/h")]
+    assert [(t.name, t.url) for t in from_env.http] == [
+        ("model", "http://fastapi:8000/health"),
+        ("other", "http://o:1/h"),
+    ]
     assert from_env.interval == 30
     assert (from_env.overdue_grace, from_env.grace_for("etl"), from_env.grace_for("x")) == (900, 3600, 900)
     assert (from_env.max_runtime_for("etl"), from_env.max_runtime_for("x")) == (7200, None)
@@ -89,7 +94,11 @@ def test_every_flag_has_its_env_var_and_the_flag_wins(tmp_path: Path) -> None:
     assert [t.name for t in flags.http] == ["a"] and flags.interval == 5 and flags.max_runtime_for("y") == 10800
     # Defaults: 15 s, a 10 min grace, the status file under the temp dir.
     defaults = parse(["--http", "a=http://a:1/"])
-    assert (defaults.interval, defaults.overdue_grace, defaults.status_file.name) == (15, 600, "alerts_lib-watch.status")
+    assert (defaults.interval, defaults.overdue_grace, defaults.status_file.name) == (
+        15,
+        600,
+        "alerts_lib-watch.status",
+    )
 
 
 def test_password_from_a_file_never_shows(tmp_path: Path) -> None:
@@ -128,10 +137,6 @@ def test_startup_alert_says_what_is_watched_without_secrets(tmp_path: Path) -> N
         heartbeat_url="https://hc-ping.com/0000-secret-uuid",
     )
     with capture_alerts() as alerts, FakeHTTP():
-        from alerts_lib.watch._alerts import started_alert
-
-        from alerts_lib import send_slack_alert
-
         send_slack_alert(started_alert(cfg))
     (alert,) = alerts
     assert alert.text.startswith("ℹ️ [Watch] watch started: Airflow + 1 service (model)")
@@ -295,18 +300,12 @@ def test_airflow_component_unhealthy_then_healthy_again(tmp_path: Path) -> None:
 
 def test_airflow_down_is_one_alert_not_one_per_component(tmp_path: Path) -> None:
     with FakeHTTP() as server, capture_alerts() as alerts:
-        airflow = FakeAirflow(server)
-        watch = airflow_watch(tmp_path, airflow)
+        watch = airflow_watch(tmp_path, FakeAirflow(server))
         polls(watch, 2)
-        url = airflow.url
-    # The server is gone: connection refused.
-    polls(watch, 3) if False else None
-    with capture_alerts() as alerts:
-        for _ in range(3):
-            watch.poll_once()
-    assert [t for _, t in alerts_of(alerts, "AirflowUnreachable")] and len(alerts) == 1, alerts.texts
+    with capture_alerts() as alerts:  # the server is gone: connection refused
+        polls(watch, 3)
+    assert len(alerts) == 1, alerts.texts
     assert alerts.texts[0].startswith("🔥 [Watch] Airflow API unreachable: connection refused")
-    assert url
 
 
 def test_database_down_is_one_alert(tmp_path: Path) -> None:
@@ -321,9 +320,7 @@ def test_database_down_is_one_alert(tmp_path: Path) -> None:
             "dag_processor": {"status": "unhealthy", "latest_dag_processor_heartbeat": None},
         }
         polls(watch, 3)
-    assert alerts.texts == ["🔥 [Watch] Airflow metadata database unhealthy · dev"] or [
-        t.split(" · ")[0] for t in alerts.texts
-    ] == ["🔥 [Watch] Airflow metadata database unhealthy"], alerts.texts
+    assert [t.split(" · ")[0] for t in alerts.texts] == ["🔥 [Watch] Airflow metadata database unhealthy"]
 
 
 @pytest.mark.parametrize(
@@ -388,9 +385,8 @@ def test_wrong_password_is_an_alert_not_a_crash(tmp_path: Path, caplog: pytest.L
         cfg = config(tmp_path, airflow=airflow.url, airflow_user=USER, airflow_password=Secret("wrong-" + PASSWORD))
         polls(Watch(cfg), 3)
     assert len(alerts) == 1, alerts.texts
-    assert alerts.texts[0].startswith(
-        "⚠️ [Watch] watch cannot log in to Airflow: /auth/token answered HTTP 401 (check --airflow-user and its password)"
-    )
+    assert alerts.texts[0].startswith("⚠️ [Watch] watch cannot log in to Airflow: /auth/token answered HTTP 401")
+    assert "(check --airflow-user and its password)" in alerts.texts[0]
     assert PASSWORD not in caplog.text and PASSWORD not in str(alerts[0].payload)
 
 
@@ -403,7 +399,8 @@ def test_api_401_403_and_bad_shapes_name_the_endpoint(tmp_path: Path) -> None:
     texts = sorted(t.split(" · ")[0] for t in alerts.texts)
     assert texts == [
         "⚠️ [Watch] watch cannot read dags from Airflow: /dags: answered JSON of another shape (no 'dags' list)",
-        "⚠️ [Watch] watch cannot read importErrors from Airflow: /importErrors: HTTP 403 (the user lacks permission to read this)",
+        "⚠️ [Watch] watch cannot read importErrors from Airflow: /importErrors: HTTP 403"
+        " (the user lacks permission to read this)",
     ]
 
 
@@ -422,7 +419,7 @@ def test_overdue_dag_alerts_and_recovers_when_scheduled(tmp_path: Path) -> None:
         polls(watch, 2)
         airflow.dags[0] = dag("late_one", due_in=3600)  # the scheduler created its run: next one is later
         polls(watch, 2)
-    (firing, ftext), (resolved, rtext) = alerts_of(alerts, "AirflowDagOverdue")
+    (_, ftext), (_, rtext) = alerts_of(alerts, "AirflowDagOverdue")
     assert ftext.startswith("⚠️ [Watch] DAG late_one overdue: its next run was due 15 min")
     assert rtext.startswith("✅ [Watch] DAG late_one scheduled again after ")
     assert len(alerts) == 2, alerts.texts
@@ -449,7 +446,7 @@ def test_run_running_too_long(tmp_path: Path) -> None:
         polls(watch, 2)
         airflow.runs = airflow.runs[1:]
         polls(watch, 2)
-    (firing, ftext), (resolved, rtext) = alerts_of(alerts, "AirflowDagRunTooLong")
+    (_, ftext), (_, rtext) = alerts_of(alerts, "AirflowDagRunTooLong")
     assert ftext.startswith("⚠️ [Watch] DAG etl run running for 2 h 5 min (limit 2 h)")
     assert rtext.startswith("✅ [Watch] DAG etl has no run over 2 h any more after")
     assert len(alerts) == 2

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.airflow
 
 USER = "watcher"
 PASSWORD = "af-PASSW0RD-never-logged"
-GOOD_DAG = '''
+GOOD_DAG = """
 from datetime import datetime
 
 from airflow.providers.standard.operators.empty import EmptyOperator
@@ -33,12 +33,12 @@ from airflow.sdk import DAG
 
 with DAG(dag_id="{dag_id}", schedule=None, start_date=datetime(2024, 1, 1), catchup=False):
     EmptyOperator(task_id="noop")
-'''
-BROKEN_DAG = '''
+"""
+BROKEN_DAG = """
 from airflow.sdk import DAG  # noqa: F401
 
 raise RuntimeError("broken on purpose: <!channel> & <https://evil.example|click>")
-'''
+"""
 
 
 def headlines(slack: FakeSlack) -> list[str]:
@@ -92,7 +92,9 @@ def run_scenario(stack: AirflowStack, slack: FakeSlack, status: Path, tmp_path: 
 
     # The real API has the fields the watch reads (the stand-in in tests/support/fake_airflow.py copies them).
     dags = stack.api("/dags")["dags"]
-    assert isinstance(dags, list) and {"dag_id", "is_paused", "next_dagrun_run_after", "has_import_errors"} <= set(dags[0])
+    assert isinstance(dags, list) and {"dag_id", "is_paused", "next_dagrun_run_after", "has_import_errors"} <= set(
+        dags[0]
+    )
 
     # The scheduler dies: one alert, naming its last heartbeat's age.
     stack.kill("scheduler")

@@ -75,7 +75,9 @@ def test_signal_stops_the_watch_within_the_flush_bound(tmp_path: Path, sig: sign
         args = ["watch", "--http", f"stuck={server.url('/hang')}", "--http", f"down={server.url('/down')}"]
         args += ["--interval", "2", "--status-file", str(status)]
         with watching(args, env, tmp_path / "watch.log") as proc:
-            assert wait_for(lambda: status.exists() and len(server.hits("/hang")) >= 2, 30), (tmp_path / "watch.log").read_text()
+            assert wait_for(lambda: status.exists() and len(server.hits("/hang")) >= 2, 30), (
+                tmp_path / "watch.log"
+            ).read_text()
             assert slack.requests, "the startup alert is being delivered (and hangs)"
             started = time.monotonic()
             proc.send_signal(sig)

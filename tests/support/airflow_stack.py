@@ -124,7 +124,9 @@ class AirflowStack:
         except (httpx.HTTPError, ValueError):
             return {}
 
-    def wait_healthy(self, components: tuple[str, ...] = ("scheduler", "dag-processor", "triggerer"), timeout: float = 180) -> float:
+    def wait_healthy(
+        self, components: tuple[str, ...] = ("scheduler", "dag-processor", "triggerer"), timeout: float = 180
+    ) -> float:
         started = time.monotonic()
         deadline = started + timeout
         while time.monotonic() < deadline:
@@ -132,12 +134,16 @@ class AirflowStack:
             if health and all(health.get(HEALTH_KEYS[c], {}).get("status") == "healthy" for c in components):
                 return time.monotonic() - started
             for name, proc in self.procs.items():
-                assert proc.poll() is None, f"airflow {name} exited:\n{self.log(name).read_text(errors='replace')[-4000:]}"
+                assert proc.poll() is None, (
+                    f"airflow {name} exited:\n{self.log(name).read_text(errors='replace')[-4000:]}"
+                )
             time.sleep(0.5)
         raise AssertionError(f"Airflow not healthy within {timeout} s: {self.health()}")
 
     def token(self) -> str:
-        reply = httpx.post(f"{self.base}/auth/token", json={"username": self.user, "password": self.password}, timeout=10)
+        reply = httpx.post(
+            f"{self.base}/auth/token", json={"username": self.user, "password": self.password}, timeout=10
+        )
         assert reply.status_code == 201, reply.text
         return str(reply.json()["access_token"])
 

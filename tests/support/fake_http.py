@@ -117,7 +117,9 @@ class FakeHTTP:
     def _handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         parts = urlsplit(handler.path)
         length = int(handler.headers.get("Content-Length") or 0)
-        seen = Seen(method, parts.path, parse_qs(parts.query), dict(handler.headers.items()), handler.rfile.read(length))
+        seen = Seen(
+            method, parts.path, parse_qs(parts.query), dict(handler.headers.items()), handler.rfile.read(length)
+        )
         with self._lock:
             self.seen.append(seen)
         route = self.routes.get(parts.path)
