@@ -2,8 +2,9 @@
 
 The service expects variants A, B and C but the registry only has A and B at startup, so it comes up
 degraded. Then, as an Airflow DAG would: publish and hot-swap a new @A, try a reload that fails, send a
-prediction that blows up, and publish C so the service recovers. Each step waits until its alert is in
-the inbox, so what the demo prints is what a newcomer can see on the page.
+prediction that blows up, and publish C so the service recovers. Last, the service is SIGKILLed (it cannot
+alert for itself) and started again: the watch reports it down, then back with how long it was down. Each
+step waits until its alert is in the inbox, so what the demo prints is what a newcomer can see on the page.
 """
 
 from __future__ import annotations
@@ -66,6 +67,14 @@ def _nothing(stack: DemoStack) -> None:
     return None
 
 
+def _kill_service(stack: DemoStack) -> None:
+    stack.kill_service()
+
+
+def _restart_service(stack: DemoStack) -> None:
+    stack.restart_service()
+
+
 STEPS = [
     Step("health: the service expects @C, not published yet → degraded", "degraded (", _nothing),
     Step("hot-swap: publish a new my_model version and reload @A", "hot-swapped to", _hotswap_a),
@@ -76,6 +85,12 @@ STEPS = [
         _prediction_error,
     ),
     Step("recovery: publish @C and reload it → health ok again", "recovered (", _recover),
+    Step("watch: the service is killed (SIGKILL) → the watch says it is down", "service model down", _kill_service),
+    Step(
+        "watch: the service is started again → the watch says for how long it was down",
+        "service model healthy again after",
+        _restart_service,
+    ),
 ]
 
 

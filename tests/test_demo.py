@@ -24,13 +24,15 @@ from selenium.webdriver.support.ui import WebDriverWait
 from demo import browser
 from demo.procs import REPO_ROOT
 
-STARTUP = ["FastAPI started", "local demo running"]
+STARTUP = ["FastAPI started", "local demo running", "watch started: 1 service (model)"]
 SCENARIO = [
     "degraded (loaded=['A', 'B'], missing=['C'])",
     "model @A hot-swapped to v3",
     "hot-swap of model @B to v999 failed",
     "prediction error on @A",
     "recovered (loaded=['A', 'B', 'C'])",
+    "🔥 [Watch] service model down: connection refused",
+    "✅ [Watch] service model healthy again after ",
 ]
 
 
@@ -167,7 +169,7 @@ def test_demo_without_scenario_is_healthy_and_quiet() -> None:
         health = requests.get(service + "/health", timeout=5).json()
         assert (health["status"], health["loaded"]) == ("ok", ["A", "B"])
         texts = inbox_texts(inbox)
-        assert len(texts) == 2 and all(any(s in t for t in texts) for s in STARTUP), texts
+        assert len(texts) == 3 and all(any(s in t for t in texts) for s in STARTUP), texts
         prediction = requests.post(service + "/predict", json={"features": {"x1": 1, "x2": 2, "x3": 3}}, timeout=5)
         assert prediction.status_code == 200 and prediction.json()["variant"] == "A"
         assert run.interrupt() == 0
