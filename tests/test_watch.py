@@ -472,3 +472,34 @@ def test_status_file_lists_every_check(tmp_path: Path) -> None:
     assert status["polls"] == 2 and status["interval"] == 1.0
     assert status["firing"] == ["ServiceDown{service=broken}"]
     assert status["checks"] == {"ServiceDown{service=broken}": "firing"}
+
+
+def test_airflow_2_health_path_and_basic_auth(tmp_path: Path) -> None:
+    """Airflow 2 has no /api/v2: health at /health, the rest at /api/v1 with basic auth (no token)."""
+    import base64
+
+    from alerts_lib.watch import Secret
+
+    good = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    errors = {
+        "import_errors": [{"filename": "/opt/airflow/dags/old.py", "stack_trace": "x\nNameError: name 'y'"}],
+        "total_entries": 1,
+    }
+    with FakeHTTP() as server, capture_alerts() as alerts:
+        server.answer(
+            "/health", json_answer({"metadatabase": {"status": "healthy"}, "scheduler": {"status": "healthy"}})
+        )
+        server.route(
+            "/api/v1/importErrors",
+            lambda seen: json_answer(errors) if seen.headers.get("Authorization") == good else json_answer({}, 401),
+        )
+        server.answer(
+            "/api/v1/dags", json_answer({"dags": [dag("v2_dag", due_in=None, next_dagrun_create_after=iso(-7200))]})
+        )
+        cfg = config(tmp_path, airflow=server.url(), airflow_user=USER, airflow_password=Secret(PASSWORD))
+        polls(Watch(cfg), 2)
+        assert not server.hits("/auth/token")
+    assert sorted(t.split(":")[0] for t in alerts.texts) == [
+        "⚠️ [Watch] DAG v2_dag overdue",
+        "❌ [Watch] DAG file /opt/airflow/dags/old.py does not import",
+    ]

@@ -120,7 +120,10 @@ class Watch:
             merged.merge(result)
         transitions = self.book.observe(merged.observations, merged.covered, time.time())
         for transition in transitions:
-            self._send(transition_alert(transition))
+            try:
+                self._send(transition_alert(transition))
+            except Exception as exc:  # an embedding's own send must not stop the watch
+                log.error("watch: could not send the %s alert (%s)", transition.key, type(exc).__name__)
         self.polls += 1
         self._write_status()
         return transitions

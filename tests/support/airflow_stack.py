@@ -93,8 +93,13 @@ class AirflowStack:
         return self.home / f"{component}.log"
 
     def start(self, component: str) -> None:
-        args = ["api-server", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"]
-        command = args if component == "api-server" else [component]
+        commands = {
+            "api-server": ["api-server", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"],
+            # Their log servers would listen on 0.0.0.0:8793/8794, shared by every test on the machine.
+            "scheduler": ["scheduler", "--skip-serve-logs"],
+            "triggerer": ["triggerer", "--skip-serve-logs"],
+        }
+        command = commands.get(component, [component])
         with open(self.log(component), "ab") as sink:
             self.procs[component] = subprocess.Popen(
                 [str(self.airflow_bin / "airflow"), *command],
