@@ -58,8 +58,8 @@ class Row:
     alert: float  # fault → alert at the inbox
     fix_visible: float
     recovery: float  # fix → recovery at the inbox
-    alert_polls: int = 0  # polls the watch ran from the fault until it alerted (from its status file)
-    recovery_polls: int = 0
+    alert_polls: int = 0  # polls the watch ran from "visible" until it alerted (from its status file)
+    recovery_polls: int = 0  # … from "fix visible" until the recovery
 
 
 class Polls:
@@ -146,15 +146,15 @@ def watch_process(args: list[str], env: dict[str, str], log_path: Path) -> Itera
 
 def scheduler_fault(stack: AirflowStack, inbox: Inbox, polls: Polls, interval: float) -> Row:
     random_phase(interval)
-    t0, p0 = time.monotonic(), polls.now()
+    t0 = time.monotonic()
     stack.kill("scheduler")
-    visible = first_time(lambda: stack.health()["scheduler"]["status"] == "unhealthy", 120)
+    visible, p0 = first_time(lambda: stack.health()["scheduler"]["status"] == "unhealthy", 120), polls.now()
     alert = inbox.wait("scheduler unhealthy", t0, 180)
     alert_polls = polls.after(p0)
     random_phase(interval)
-    t1, p1 = time.monotonic(), polls.now()
+    t1 = time.monotonic()
     stack.start("scheduler")
-    fix_visible = first_time(lambda: stack.health()["scheduler"]["status"] == "healthy", 180)
+    fix_visible, p1 = first_time(lambda: stack.health()["scheduler"]["status"] == "healthy", 180), polls.now()
     recovery = inbox.wait("scheduler healthy again", t1, 240)
     row = Row("scheduler SIGKILL", visible - t0, alert - t0, fix_visible - t1, recovery - t1)
     row.alert_polls, row.recovery_polls = alert_polls, polls.after(p1)
@@ -192,9 +192,9 @@ def service_fault(service: Service, inbox: Inbox, polls: Polls, interval: float)
     alert = inbox.wait("service model down", t0, 120)
     alert_polls = polls.after(p0)
     random_phase(interval)
-    t1, p1 = time.monotonic(), polls.now()
+    t1 = time.monotonic()
     service.start()  # returns once /livez answers
-    fix_visible = time.monotonic()
+    fix_visible, p1 = time.monotonic(), polls.now()
     recovery = inbox.wait("service model healthy again", t1, 120)
     row = Row("service SIGKILL", 0.0, alert - t0, fix_visible - t1, recovery - t1)
     row.alert_polls, row.recovery_polls = alert_polls, polls.after(p1)
@@ -203,15 +203,15 @@ def service_fault(service: Service, inbox: Inbox, polls: Polls, interval: float)
 
 def dag_file_fault(stack: AirflowStack, dag_file: Path, inbox: Inbox, polls: Polls, interval: float) -> Row:
     random_phase(interval)
-    t0, p0 = time.monotonic(), polls.now()
+    t0 = time.monotonic()
     dag_file.write_text(BROKEN)
-    visible = first_time(lambda: import_errors(stack) > 0, 300, every=1.0)
+    visible, p0 = first_time(lambda: import_errors(stack) > 0, 300, every=1.0), polls.now()
     alert = inbox.wait("does not import", t0, 300)
     alert_polls = polls.after(p0)
     random_phase(interval)
-    t1, p1 = time.monotonic(), polls.now()
+    t1 = time.monotonic()
     dag_file.write_text(GOOD)
-    fix_visible = first_time(lambda: import_errors(stack) == 0, 300, every=1.0)
+    fix_visible, p1 = first_time(lambda: import_errors(stack) == 0, 300, every=1.0), polls.now()
     recovery = inbox.wait("imports again", t1, 300)
     row = Row("DAG file broken", visible - t0, alert - t0, fix_visible - t1, recovery - t1)
     row.alert_polls, row.recovery_polls = alert_polls, polls.after(p1)
@@ -276,8 +276,8 @@ def report(rows: list[Row], false_alerts: list[str] | None, args: argparse.Names
     log(f"\nwatch --interval {interval:g} s; Airflow defaults (heartbeat 5 s, health threshold 30 s, re-parse 30 s)")
     if rows:
         log(
-            "| fault | visible at source | fault → alert (polls) | after visible "
-            "| fix visible | fix → recovery (polls) | after visible | target |"
+            "| fault | visible at source | fault → alert | after visible (polls) "
+            "| fix visible | fix → recovery | after visible (polls) | target |"
         )
         log("|---|---|---|---|---|---|---|---|")
         for r in rows:
@@ -287,11 +287,11 @@ def report(rows: list[Row], false_alerts: list[str] | None, args: argparse.Names
             cells = [
                 r.fault,
                 f"{r.visible:.1f} s",
-                f"{r.alert:.1f} s ({r.alert_polls})",
-                f"{r.alert - r.visible:.1f} s",
+                f"{r.alert:.1f} s",
+                f"{r.alert - r.visible:.1f} s ({r.alert_polls})",
                 f"{r.fix_visible:.1f} s",
-                f"{r.recovery:.1f} s ({r.recovery_polls})",
-                f"{r.recovery - r.fix_visible:.1f} s",
+                f"{r.recovery:.1f} s",
+                f"{r.recovery - r.fix_visible:.1f} s ({r.recovery_polls})",
                 f"{target} {'✓' if ok else '✗'}",
             ]
             log("| " + " | ".join(cells) + " |")
