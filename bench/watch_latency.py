@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from fastapi_app.seed import seed_registry  # noqa: E402
 from tests.support.airflow_stack import AirflowStack  # noqa: E402
 from tests.support.fake_slack import FakeSlack  # noqa: E402
 from tests.support.service_helpers import MODEL, free_port, running_service  # noqa: E402
+from tests.support.watch_helpers import watching  # noqa: E402
 
 USER, PASSWORD = "watcher", "bench-password"
 GOOD = """
@@ -129,19 +130,6 @@ def first_time(predicate: Callable[[], bool], timeout: float, every: float = 0.5
 
 def import_errors(stack: AirflowStack) -> int:
     return int(stack.api("/importErrors")["total_entries"])  # type: ignore[arg-type]
-
-
-@contextlib.contextmanager
-def watch_process(args: list[str], env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with open(log_path, "wb") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "alerts_lib", *args], env=env, cwd=REPO, stdout=sink, stderr=subprocess.STDOUT
-        )
-    try:
-        yield proc
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
 
 
 def scheduler_fault(stack: AirflowStack, inbox: Inbox, polls: Polls, interval: float) -> Row:
@@ -250,7 +238,7 @@ def main() -> int:
             service = Service(service_env, tmp, port)
             service.start()
             try:
-                with watch_process(watch_args, watch_env, tmp / "watch.log"):
+                with watching(watch_args, watch_env, tmp / "watch.log"):
                     started = inbox.wait("watch started", 0, 60)
                     time.sleep(2 * args.interval)  # the first polls
                     if args.healthy_minutes:

@@ -399,7 +399,7 @@ def test_api_401_403_and_bad_shapes_name_the_endpoint(tmp_path: Path) -> None:
     texts = sorted(t.split(" · ")[0] for t in alerts.texts)
     assert texts == [
         "⚠️ [Watch] watch cannot read dags from Airflow: /dags: answered JSON of another shape (no 'dags' list)",
-        "⚠️ [Watch] watch cannot read importErrors from Airflow: /importErrors: HTTP 403"
+        "⚠️ [Watch] watch cannot read importErrors from Airflow: /importErrors: answered HTTP 403"
         " (the user lacks permission to read this)",
     ]
 

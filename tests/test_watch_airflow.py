@@ -18,8 +18,8 @@ import pytest
 
 from tests.support.airflow_stack import AirflowStack
 from tests.support.fake_slack import FakeSlack
+from tests.support.watch_helpers import wait_for, watch_env, watching
 from tests.test_airflow_integration import airflow_bin, posted_alerts  # noqa: F401 (a fixture)
-from tests.test_watch_cli import wait_for, watch_env, watching
 
 pytestmark = pytest.mark.airflow
 

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,39 +15,9 @@ import pytest
 from tests.support.fake_airflow import PASSWORD, USER, FakeAirflow
 from tests.support.fake_http import HANG, Answer, FakeHTTP
 from tests.support.fake_slack import TOKEN, FakeSlack
+from tests.support.watch_helpers import REPO, wait_for, watch_env, watching
 
-REPO = Path(__file__).resolve().parent.parent
 HEARTBEAT_SECRET = "9f1c-heartbeat-uuid-SECRET"
-
-
-def watch_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALERTS_", "SLACK_", "AIRFLOW_WATCH"))}
-    env["PYTHONPATH"] = str(REPO)
-    env.update(extra)
-    return env
-
-
-@contextmanager
-def watching(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with open(log, "wb") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "alerts_lib", *args], env=env, cwd=REPO, stdout=sink, stderr=subprocess.STDOUT
-        )
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-
-
-def wait_for(predicate, timeout: float = 20.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return bool(predicate())
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

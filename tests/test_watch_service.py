@@ -10,7 +10,7 @@ from pathlib import Path
 from fastapi_app.seed import seed_registry
 from tests.support.fake_slack import FakeSlack
 from tests.support.service_helpers import MODEL, free_port, running_service
-from tests.test_watch_cli import wait_for, watch_env, watching
+from tests.support.watch_helpers import wait_for, watch_env, watching
 
 
 def test_service_killed_then_restarted(tmp_path: Path) -> None:

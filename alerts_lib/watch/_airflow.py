@@ -90,15 +90,12 @@ class Airflow:
             if reply.status == 404 and len(order) > 1:
                 continue
             break
-        if not reply.answered:
-            return unreachable(reply.describe())
-        if not reply.ok:
-            return unreachable(f"its health endpoint answered HTTP {reply.status}")
-        data = reply.json()
-        if data is None:
-            return unreachable("its health endpoint answered something other than JSON (an HTML page?)")
+        try:
+            data = _json_of(reply)
+        except _ApiFailure as exc:
+            return unreachable(str(exc))
         if not isinstance(data, dict) or not any(isinstance(data.get(c), dict) for c in COMPONENTS):
-            return unreachable("its health endpoint answered JSON of another shape (is this Airflow?)")
+            return unreachable("answered JSON of another shape (is this Airflow?)")
         if self.major is None:
             self.major = major
             log.info("watch: Airflow %s API at %s", "3" if major == 3 else "2", self.base)
@@ -174,14 +171,7 @@ class Airflow:
                         await self._authenticate(http)
                 continue
             break
-        if not reply.answered:
-            raise _ApiFailure(reply.describe())
-        if not reply.ok:
-            raise _ApiFailure(f"HTTP {reply.status}{_auth_hint(reply.status, bool(self.config.airflow_user))}")
-        data = reply.json()
-        if data is None:
-            raise _ApiFailure("answered something other than JSON")
-        return data
+        return _json_of(reply, _auth_hint(reply.status, bool(self.config.airflow_user)))
 
     def _auth(self) -> dict[str, Any]:
         if self.major == 2:
@@ -318,6 +308,18 @@ def _api_failure(doing: str, why: str) -> Observation:
     return Observation.failing(
         "api error", f"watch cannot {doing} Airflow: {why}", f"watch can {doing} Airflow again", severity="warning"
     )
+
+
+def _json_of(reply: Reply, hint: str = "") -> Any:
+    """The JSON of a 2xx answer, or :class:`_ApiFailure` saying in words what came instead."""
+    if not reply.answered:
+        raise _ApiFailure(reply.describe())
+    if not reply.ok:
+        raise _ApiFailure(f"answered HTTP {reply.status}{hint}")
+    data = reply.json()
+    if data is None:
+        raise _ApiFailure("answered something other than JSON (an HTML page?)")
+    return data
 
 
 def _auth_hint(status: int | None, has_user: bool) -> str:
