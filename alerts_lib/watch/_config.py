@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 DEFAULT_INTERVAL = 15.0
@@ -205,28 +206,29 @@ ENV = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The watch's flags; every one defaults to None so that :func:`from_args` can fall back to the env."""
-    arg = parser.add_argument
-    arg("--airflow", metavar="URL", help="Airflow base URL, e.g. http://airflow:8080 [ALERTS_WATCH_AIRFLOW]")
-    arg("--airflow-user", metavar="U", help="user for the JWT (Airflow 3) or basic auth (Airflow 2)")
-    arg(
-        "--airflow-password-env",
-        metavar="NAME",
-        help=f"env var holding the password (default {DEFAULT_PASSWORD_ENV})",
-    )
-    arg("--airflow-password-file", metavar="PATH", help="or a file holding it (a k8s secret volume)")
-    arg("--http", metavar="NAME=URL", action="append", help="an HTTP health endpoint (repeatable)")
-    arg("--interval", metavar="S", help=f"time between polls (default {DEFAULT_INTERVAL:g} s)")
+    """The watch's flags; each defaults to None so that :func:`from_args` falls back to its env var."""
+
+    def arg(flag: str, help: str, **kw: Any) -> None:
+        name = flag.removeprefix("--").replace("-", "_")
+        parser.add_argument(flag, help=f"{help} [{ENV[name]}]", **kw)
+
+    arg("--airflow", "Airflow base URL, e.g. http://airflow:8080", metavar="URL")
+    arg("--airflow-user", "user for the JWT (Airflow 3) or basic auth (Airflow 2)", metavar="U")
+    arg("--airflow-password-env", f"env var holding the password (default {DEFAULT_PASSWORD_ENV})", metavar="NAME")
+    arg("--airflow-password-file", "or a file holding it (a k8s secret volume)", metavar="PATH")
+    arg("--http", "an HTTP health endpoint (repeatable)", metavar="NAME=URL", action="append")
+    arg("--interval", f"time between polls (default {DEFAULT_INTERVAL:g} s)", metavar="S")
     arg(
         "--overdue-grace",
+        "how late a DAG's next run may be (default 10m; repeatable per DAG)",
         metavar="D|dag_id=D",
         action="append",
-        help="how late a DAG's next run may be (default 10m; repeatable per DAG)",
     )
-    arg("--max-runtime", metavar="D|dag_id=D", action="append", help="alert on runs running longer (repeatable)")
-    arg("--heartbeat-url", metavar="URL", help="dead-man's switch pinged (GET) every interval")
-    arg("--status-file", metavar="PATH", help=f"written every loop (default {DEFAULT_STATUS_FILE})")
-    arg("--probe", action="store_true", help="exit 0 if the status file is fresher than 3 intervals, else 1")
+    arg("--max-runtime", "alert on runs running longer (repeatable)", metavar="D|dag_id=D", action="append")
+    arg("--heartbeat-url", "dead-man's switch pinged (GET) every interval", metavar="URL")
+    arg("--status-file", f"written after every poll (default {DEFAULT_STATUS_FILE})", metavar="PATH")
+    parser.add_argument("--probe", action="store_true", help="exit 0 if the status file is fresher than 3 intervals")
+    parser.epilog = "Each flag falls back to the env var in brackets; durations: 90, 90s, 10m, 2h."
 
 
 def _pick(args: argparse.Namespace, name: str, environ: Mapping[str, str]) -> str | None:
