@@ -7,6 +7,7 @@ test depends on the machine's speed; tests/test_watch_cli.py runs the real proce
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import time
 from pathlib import Path
@@ -452,18 +453,20 @@ def test_run_running_too_long(tmp_path: Path) -> None:
     assert len(alerts) == 2
 
 
-def test_many_import_errors_are_paged(tmp_path: Path) -> None:
+def test_many_import_errors_are_paged_and_summarised(tmp_path: Path) -> None:
     with FakeHTTP() as server, capture_alerts() as alerts:
         airflow = FakeAirflow(server)
         for i in range(130):
             airflow.add_import_error(f"dags/f{i}.py", "SyntaxError: invalid syntax")
         polls(airflow_watch(tmp_path, airflow), 2)
-    assert len(alerts_of(alerts, "AirflowImportError")) == 130
+    texts = [t for _, t in alerts_of(alerts, "AirflowImportError")]
+    assert len(texts) == 11, "10 alerts, then one summary: a bad deploy does not flood the channel"
+    assert texts[-1].startswith("❌ [Watch] … and 120 more AirflowImportError firing")
+    status = json.loads((tmp_path / "watch.status").read_text())
+    assert len(status["firing"]) == 130, "every file is tracked all the same"
 
 
 def test_status_file_lists_every_check(tmp_path: Path) -> None:
-    import json
-
     with FakeHTTP() as server, capture_alerts():
         server.answer("/down", DOWN)
         watch = Watch(config(tmp_path, http=(Target("broken", server.url("/down")),)))

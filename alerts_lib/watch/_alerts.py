@@ -12,6 +12,7 @@ from ._config import WatchConfig, format_duration
 from ._state import FLAP_WINDOW, Transition
 
 SOURCE = "Watch"
+MAX_PER_KIND = 10  # per alert name and state in one poll; beyond it, one summary (a bad deploy breaks 200 files)
 
 
 def transition_alert(transition: Transition) -> Alert:
@@ -42,6 +43,35 @@ def transition_alert(transition: Transition) -> Alert:
         state=transition.state,
         dedupe=False,
     )
+
+
+def poll_alerts(transitions: list[Transition]) -> list[Alert]:
+    """The alerts for one poll's transitions: each on its own, up to MAX_PER_KIND per name and state, then one
+    summary naming how many more (their states are tracked all the same; their recoveries are summarised too)."""
+    alerts: list[Alert] = []
+    extra: dict[tuple[str, str], list[Transition]] = {}
+    counts: dict[tuple[str, str], int] = {}
+    for transition in transitions:
+        kind = (transition.key.name, transition.state)
+        counts[kind] = counts.get(kind, 0) + 1
+        if counts[kind] <= MAX_PER_KIND:
+            alerts.append(transition_alert(transition))
+        else:
+            extra.setdefault(kind, []).append(transition)
+    for (name, state), rest in extra.items():
+        shown = ", ".join(", ".join(v for _, v in t.key.labels) for t in rest[:20])
+        firing = state == "firing"
+        alerts.append(
+            formatters.alert(
+                f"… and {len(rest)} more {name} {'firing' if firing else 'resolved'}",
+                severity=rest[0].observation.severity if firing else "success",
+                source=SOURCE,
+                fields={"which": shown + (" …" if len(rest) > 20 else "")},
+                name=name,
+                dedupe=False,
+            )
+        )
+    return alerts
 
 
 def started_alert(config: WatchConfig) -> Alert:

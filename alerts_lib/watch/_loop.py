@@ -22,7 +22,7 @@ from typing import Any
 from .. import _client
 from .._redact import protect
 from ._airflow import UNREACHABLE, Airflow, unreachable
-from ._alerts import started_alert, transition_alert
+from ._alerts import poll_alerts, started_alert
 from ._config import WatchConfig, display_url, format_duration
 from ._http import Http
 from ._result import PollResult
@@ -119,11 +119,11 @@ class Watch:
         for result in results:
             merged.merge(result)
         transitions = self.book.observe(merged.observations, merged.covered, time.time())
-        for transition in transitions:
+        for alert in poll_alerts(transitions):
             try:
-                self._send(transition_alert(transition))
+                self._send(alert)
             except Exception as exc:  # an embedding's own send must not stop the watch
-                log.error("watch: could not send the %s alert (%s)", transition.key, type(exc).__name__)
+                log.error("watch: could not send the %s alert (%s)", alert.name, type(exc).__name__)
         self.polls += 1
         self._write_status()
         return transitions
