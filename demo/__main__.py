@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     aliases = scenario.SCENARIO_ALIASES if args.scenario else scenario.SEEDED_ALIASES
-    print("Starting the local inbox and the model service…", flush=True)
+    print("Starting the local inbox, the model service and the watch…", flush=True)
     try:
         stack = DemoStack(
             host=args.host,
