@@ -10,6 +10,7 @@ expire every 5 s, so it logs in again many times and must never alert for that.
 from __future__ import annotations
 
 import signal
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,7 +58,7 @@ def stack(airflow_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     (dags / "watch_ok.py").write_text(GOOD_DAG.format(dag_id="watch_ok"))
     with AirflowStack(airflow_bin, home / "home", dags, USER, PASSWORD) as running:
         took = running.wait_healthy()
-        print(f"Airflow healthy {took:.0f} s after start")
+        sys.stderr.write(f"Airflow (4 processes) healthy {took:.0f} s after start\n")
         yield running
 
 
@@ -82,6 +83,11 @@ def test_watch_against_a_real_airflow(stack: AirflowStack, tmp_path: Path) -> No
 
 
 def run_scenario(stack: AirflowStack, slack: FakeSlack, status: Path, tmp_path: Path) -> None:
+    began = time.monotonic()
+
+    def mark(step: str) -> None:
+        sys.stderr.write(f"watch vs Airflow: {step} at {time.monotonic() - began:.0f} s\n")
+
     def show() -> str:
         return "\n".join(headlines(slack)) + "\n--- watch log:\n" + (tmp_path / "watch.log").read_text()[-3000:]
 
@@ -96,6 +102,7 @@ def run_scenario(stack: AirflowStack, slack: FakeSlack, status: Path, tmp_path: 
         dags[0]
     )
 
+    mark("healthy phase done")
     # The scheduler dies: one alert, naming its last heartbeat's age.
     stack.kill("scheduler")
     assert wait_for(lambda: watch_alerts(slack, "scheduler unhealthy"), 40), show()
@@ -107,6 +114,7 @@ def run_scenario(stack: AirflowStack, slack: FakeSlack, status: Path, tmp_path: 
     (up,) = watch_alerts(slack, "scheduler healthy again")
     assert up.startswith("✅ [Watch] Airflow scheduler healthy again after ")
 
+    mark("scheduler down and recovered")
     # A DAG file that raises at import, then fixed.
     broken = stack.dags / "watch_broken.py"
     broken.write_text(BROKEN_DAG)
@@ -121,6 +129,7 @@ def run_scenario(stack: AirflowStack, slack: FakeSlack, status: Path, tmp_path: 
     (fixed,) = watch_alerts(slack, "imports again")
     assert fixed.startswith("✅ [Watch] DAG file watch_broken.py imports again after ")
 
+    mark("DAG file broken and fixed")
     # The API server dies: one alert, not one per component.
     before = len(headlines(slack))
     stack.kill("api-server")
@@ -128,3 +137,4 @@ def run_scenario(stack: AirflowStack, slack: FakeSlack, status: Path, tmp_path: 
     time.sleep(3)
     new = headlines(slack)[before:]
     assert new == ["🔥 [Watch] Airflow API unreachable: connection refused · ci"], show()
+    mark("API server down")
