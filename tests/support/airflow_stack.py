@@ -119,9 +119,19 @@ class AirflowStack:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(10)
 
-    def stop_all(self) -> None:
-        for component in list(self.procs):
-            self.kill(component, signal.SIGTERM)
+    def stop_all(self, timeout: float = 10.0) -> None:
+        """SIGTERM every component at once, SIGKILL what is left after ``timeout``."""
+        procs, self.procs = self.procs, {}
+        for proc in procs.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for proc in procs.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # its forked workers too
+            proc.wait(10)
 
     def health(self) -> dict[str, dict[str, object]]:
         try:
