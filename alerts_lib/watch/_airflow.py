@@ -56,7 +56,7 @@ class Airflow:
         self.config = config
         self.major: int | None = None  # 3 or 2, found from which health endpoint answers
         self._token: str | None = None  # a JWT: never logged, never shown
-        self._login_lock = asyncio.Lock()
+        self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
 
     # -- the poll -----------------------------------------------------------------------------------------
     async def poll(self, http: Http, result: PollResult) -> None:
@@ -165,13 +165,20 @@ class Airflow:
             used = self._token
             reply = await http.get(url, params=params, **self._auth())
             if reply.status == 401 and self.major != 2 and attempt == 1:
-                async with self._login_lock:  # concurrent reads that all got a 401 log in once
+                async with self._login_lock():  # concurrent reads that all got a 401 log in once
                     if self._token == used:
                         self._token = None  # expired: log in again, once
                         await self._authenticate(http)
                 continue
             break
         return _json_of(reply, _auth_hint(reply.status, bool(self.config.airflow_user)))
+
+    def _login_lock(self) -> asyncio.Lock:
+        """One lock per event loop (``Watch.poll_once`` runs each poll on a loop of its own)."""
+        loop = asyncio.get_running_loop()
+        if loop not in self._locks:
+            self._locks = {loop: asyncio.Lock()}
+        return self._locks[loop]
 
     def _auth(self) -> dict[str, Any]:
         if self.major == 2:
