@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from . import watch
 from ._client import configure, flush, get_plan, send_slack_alert, stats
 from ._config import build_plan
 from ._drain import drain
@@ -33,6 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     check.add_argument("--timeout", type=float, default=5.0, help="seconds per webhook for --live (default 5)")
     drainer = commands.add_parser("drain", help="deliver the spool (ALERTS_SPOOL_DIR); exit 0 when it is empty")
     drainer.add_argument("--timeout", type=float, default=60.0, help="seconds to keep trying (default 60)")
+    watch.add_parser(commands)
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the worker does")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
@@ -40,6 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check(args.live, args.timeout)
     if args.command == "drain":
         return drain(args.timeout, _out)
+    if args.command == "watch":
+        return watch.run_cli(args)
     return _send(args.text, args.timeout)
 
 

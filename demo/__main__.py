@@ -1,4 +1,4 @@
-"""``python -m demo [--scenario]``: the inbox and the model service on 127.0.0.1 until Ctrl-C."""
+"""``python -m demo [--scenario]``: the inbox, the model service and the watch on 127.0.0.1 until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 import threading
 
 from . import scenario
-from .stack import DemoStack
+from .stack import WATCH_INTERVAL, DemoStack
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     aliases = scenario.SCENARIO_ALIASES if args.scenario else scenario.SEEDED_ALIASES
-    print("Starting the local inbox and the model service…", flush=True)
+    print("Starting the local inbox, the model service and the watch…", flush=True)
     try:
         stack = DemoStack(
             host=args.host,
@@ -52,8 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(f"Inbox (alerts):  {stack.inbox_url}/")
         print(f"Model service:   {stack.service_url}/docs  (try GET {stack.service_url}/health)")
+        print(f"Watch:           polls {stack.service_url}/health every {WATCH_INTERVAL:g} s")
         if not args.verbose:
-            print(f"Server logs:     {stack.workdir}/{{inbox,service}}.log")
+            print(f"Server logs:     {stack.workdir}/{{inbox,service,watch}}.log")
         print("Startup alerts sent.", flush=True)
         if not args.scenario:
             print("Tip: ./dev demo --scenario (python -m demo --scenario) shows every alert type in seconds.")

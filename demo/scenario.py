@@ -2,8 +2,9 @@
 
 The service expects variants A, B and C but the registry only has A and B at startup, so it comes up
 degraded. Then, as an Airflow DAG would: publish and hot-swap a new @A, try a reload that fails, send a
-prediction that blows up, and publish C so the service recovers. Each step waits until its alert is in
-the inbox, so what the demo prints is what a newcomer can see on the page.
+prediction that blows up, and publish C so the service recovers. Last, the service is SIGKILLed (it cannot
+alert for itself) and started again: the watch reports it down, then back with how long it was down. Each
+step waits until its alert is in the inbox, so what the demo prints is what a newcomer can see on the page.
 """
 
 from __future__ import annotations
@@ -66,6 +67,14 @@ def _nothing(stack: DemoStack) -> None:
     return None
 
 
+def _kill_service(stack: DemoStack) -> None:
+    stack.kill_service()
+
+
+def _restart_service(stack: DemoStack) -> None:
+    stack.restart_service()
+
+
 STEPS = [
     Step(f"health: the service expects {MODEL}@C, not published yet → degraded", f"{MODEL}@C missing", _nothing),
     Step(f"hot-swap: publish a new {MODEL} version and reload {MODEL}@A", f"{MODEL}@A hot-swapped to", _hotswap_a),
@@ -76,17 +85,29 @@ STEPS = [
         _prediction_error,
     ),
     Step(f"recovery: publish {MODEL}@C and reload it → health ok again", "recovered: ", _recover),
+    Step("watch: the service is killed (SIGKILL) → the watch says it is down", "service model down", _kill_service),
+    Step(
+        "watch: the service is started again → the watch says for how long it was down",
+        "service model healthy again after",
+        _restart_service,
+    ),
 ]
 
 DONE, MISSED, INTERRUPTED = "done", "missed", "interrupted"
 
 
 def wait_for_alert(
-    stack: DemoStack, expect: str, timeout: float = 20.0, cancelled: Callable[[], bool] = lambda: False
+    stack: DemoStack,
+    expect: str,
+    timeout: float = 20.0,
+    cancelled: Callable[[], bool] = lambda: False,
+    skip: int = 0,
 ) -> bool:
+    """Wait until an alert containing ``expect`` is in the inbox, not counting its ``skip`` oldest messages."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not cancelled():
-        if any(expect in text for text in stack.inbox_texts()):
+        texts = stack.inbox_texts()  # newest first
+        if any(expect in text for text in texts[: max(0, len(texts) - skip)]):
             return True
         time.sleep(0.2)
     return False
@@ -105,8 +126,11 @@ def run(
         if cancelled():
             return INTERRUPTED
         say(f"  {number}. {step.says}")
+        # Only alerts the step caused count (the watch's earlier "healthy again" must not pass a later step);
+        # the first step's alert came with the startup.
+        before = 0 if step.action is _nothing else len(stack.inbox_texts())
         step.action(stack)
-        seen = wait_for_alert(stack, step.expect, cancelled=cancelled)
+        seen = wait_for_alert(stack, step.expect, cancelled=cancelled, skip=before)
         if not seen and cancelled():
             return INTERRUPTED
         all_seen &= seen

@@ -1,14 +1,18 @@
-"""The demo's running system: a seeded registry in a temp dir, the inbox and the model service.
+"""The demo's running system: a seeded registry in a temp dir, the inbox, the model service and the watch.
 
-Both servers are child processes of the demo on 127.0.0.1; the service's ``SLACK_WEBHOOK_URL`` points at
-the inbox (with a random token, as a real webhook would have), so every alert it sends shows up there.
+All are child processes of the demo on 127.0.0.1; the service's and the watch's ``SLACK_WEBHOOK_URL`` point
+at the inbox (with a random token, as a real webhook would have), so every alert they send shows up there.
+The watch (``python -m alerts_lib watch``) polls the service's ``/health`` every second, so killing the
+service shows its down and recovery alerts within seconds.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import signal
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +29,7 @@ from fastapi_app.seed import seed_registry
 from .procs import Child, check_port_free, free_port, inbox_command, python_module
 
 MODEL = "my_model"
+WATCH_INTERVAL = 1.0  # seconds: a demo shows a fault within seconds (the default is 15)
 
 
 @dataclass
@@ -78,13 +83,43 @@ class DemoStack:
             "DEFAULT_ALIAS": self.aliases[0],
             "FASTAPI_TOKEN": self.token,
         }
-        args = python_module("fastapi_app", "--host", self.host, "--port", str(self.service_port))
-        self._spawn("service", args, service_env, "/livez").wait_ready()
+        self._service_args = python_module("fastapi_app", "--host", self.host, "--port", str(self.service_port))
+        self._service_env = service_env
+        self._spawn("service", self._service_args, service_env, "/livez").wait_ready()
+        self._start_watch()
         self._announce()
         return self
 
+    def _start_watch(self) -> None:
+        """The watch, polling the service's /health; ready once it has written its status file after a poll."""
+        status = self.workdir / "watch.status"
+        args = python_module("alerts_lib", "watch", "--http", f"model={self.service_url}/health")
+        args += ["--interval", f"{WATCH_INTERVAL:g}", "--status-file", str(status)]
+        env = {"SLACK_WEBHOOK_URL": self.webhook_url, "ALERTS_ENV": "demo", "ALERTS_MIN_INTERVAL": "0"}
+        child = self._spawn("watch", args, env, "/health")  # what it watches; it serves no HTTP itself
+        deadline = time.monotonic() + 30
+        while not (status.exists() and any("watch started" in t for t in self.inbox_texts())):
+            if child.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the watch did not start (see {child.log_path or 'its output'})")
+            time.sleep(0.1)
+
+    def kill_service(self) -> None:
+        """SIGKILL the model service, as an OOM kill would: it cannot send an alert of its own."""
+        child = next(c for c in self.children if c.name == "service")
+        child.proc.send_signal(signal.SIGKILL)
+        child.proc.wait(10)
+        child.stop()  # closes its log
+
+    def restart_service(self) -> None:
+        """Start the service again on its port, in the killed one's place (so stopping keeps its order)."""
+        index = next(i for i, c in enumerate(self.children) if c.name == "service")
+        self._spawn("service", self._service_args, self._service_env, "/livez")
+        self.children[index] = self.children.pop()
+        self.children[index].wait_ready()
+
     def stop(self) -> None:
-        """Service first (it flushes its last alerts into the inbox), then the inbox; then the temp dir."""
+        """The watch first (so it never sees the service stop), then the service (it flushes its last alerts
+        into the inbox), then the inbox; then the temp dir."""
         for child in reversed(self.children):
             child.stop()
         self.children.clear()
@@ -97,7 +132,7 @@ class DemoStack:
         self.stop()
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str], ready: str = "/healthz") -> Child:
-        base = self.inbox_url if name == "inbox" else self.service_url
+        base = self.inbox_url if name == "inbox" else self.service_url  # the watch: what it watches
         # A real webhook or alert setting exported in the developer's shell must not leak into the demo.
         clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ALERTS_"))}
         log = None if self.verbose else self.workdir / f"{name}.log"

@@ -25,13 +25,15 @@ from demo import browser
 from demo.procs import REPO_ROOT
 from tests.support.chrome import require_chromium
 
-STARTUP = ["[FastAPI] started: my_model@A, my_model@B", "local demo running"]
+STARTUP = ["[FastAPI] started: my_model@A, my_model@B", "local demo running", "watch started: 1 service (model)"]
 SCENARIO = [
     "degraded: my_model@C missing (loaded: my_model@A, my_model@B)",
     "my_model@A hot-swapped to v3",
     "hot-swap of my_model@B to v999 failed: NotFoundError: my_model v999 does not exist",
     "prediction error on my_model@A",
     "recovered: my_model@A, my_model@B, my_model@C loaded",
+    "🔥 [Watch] service model down: connection refused",
+    "✅ [Watch] service model healthy again after ",
 ]
 
 
@@ -181,7 +183,7 @@ def test_demo_without_scenario_is_healthy_and_quiet() -> None:
         health = requests.get(service + "/health", timeout=5).json()
         assert (health["status"], health["loaded"]) == ("ok", ["A", "B"])
         texts = inbox_texts(inbox)
-        assert len(texts) == 2 and all(any(s in t for t in texts) for s in STARTUP), texts
+        assert len(texts) == 3 and all(any(s in t for t in texts) for s in STARTUP), texts
         prediction = requests.post(service + "/predict", json={"features": {"x1": 1, "x2": 2, "x3": 3}}, timeout=5)
         assert prediction.status_code == 200 and prediction.json()["variant"] == "A"
         assert run.interrupt() == 0

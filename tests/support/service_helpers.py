@@ -96,9 +96,12 @@ class ServiceProcess:
 
 
 @contextlib.contextmanager
-def running_service(env: dict[str, str], log_dir: Path, *, startup_timeout: float = 20.0) -> Iterator[ServiceProcess]:
-    """``python -m fastapi_app`` in a subprocess on a free port, with only the service settings in ``env``."""
-    port = free_port()
+def running_service(
+    env: dict[str, str], log_dir: Path, *, startup_timeout: float = 20.0, port: int | None = None
+) -> Iterator[ServiceProcess]:
+    """``python -m fastapi_app`` in a subprocess on ``port`` (default: a free one), with only the service
+    settings in ``env``. Reusing a port restarts a service where its watchers expect it."""
+    port = port or free_port()
     full_env = {k: v for k, v in os.environ.items() if k not in SERVICE_ENV}
     full_env.update(env)
     full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), full_env.get("PYTHONPATH")]))
