@@ -75,7 +75,7 @@ def test_the_same_alert_from_three_processes_is_one_notification(one_am: am.Aler
     [note] = notifications(slack, 1)
     assert note["title"] == "FIRING: ModelHotswapFailed"
     text = note["text"]
-    assert "*firing* ❌ [FastAPI] hot-swap of model @A to v9 failed: RuntimeError: weights corrupt" in text
+    assert "*firing* ❌ [FastAPI] hot-swap of my_model@A to v9 failed: RuntimeError: weights corrupt" in text
     assert "*model:* my_model" in text and "*alias:* @A" in text, "the description (fields) is shown"
     # Alertmanager does not escape: ours arrived escaped, so nothing pings or links.
     assert "&lt;!channel&gt; &lt;@U123&gt;" in text and "<!channel>" not in text and "<@U123>" not in text
@@ -122,9 +122,9 @@ def test_firing_then_resolved_sends_the_resolved_notification(one_am: am.Alertma
     recovered = formatters.health_recovered(["A", "B"], env="test")
     post(destination, [destination.render(recovered, now=time.time())])
     firing, resolved = notifications(slack, 2)
-    assert firing["title"] == "FIRING: ServiceHealth" and "degraded (loaded=['A'], missing=['B'])" in firing["text"]
+    assert firing["title"] == "FIRING: ServiceHealth" and "degraded: @B missing (loaded: @A)" in firing["text"]
     assert resolved["title"] == "RESOLVED: ServiceHealth"
-    assert resolved["text"].startswith("*resolved* ✅ [FastAPI] recovered (loaded=['A', 'B']) · test")
+    assert resolved["text"].startswith("*resolved* ✅ [FastAPI] recovered: @A, @B loaded · test")
     assert resolved["color"] == "good"
     assert one_am.alerts() == [], "the resolve matched the firing label set: nothing is left active"
     assert destination.resends(time.time() + 100) == []

@@ -59,7 +59,7 @@ def test_three_processes_through_the_public_api_make_one_notification(tmp_path: 
         [request] = slack.requests
         [attachment] = request.json["attachments"]
         assert attachment["title"] == "FIRING: ModelHotswapFailed"
-        assert "*firing* ❌ [FastAPI] hot-swap of model @A to v9 failed" in attachment["text"]
+        assert "*firing* ❌ [FastAPI] hot-swap of my_model@A to v9 failed" in attachment["text"]
         assert "&lt;!channel&gt;" in attachment["text"] and "<!channel>" not in attachment["text"]
         [alert] = replica.alerts()
         assert alert["labels"]["env"] == "e2e" and alert["labels"]["alertname"] == "ModelHotswapFailed"
@@ -114,7 +114,7 @@ to = ["oncall"]
         assert [a["labels"]["alertname"] for a in replica.alerts()] == ["ModelHotswapFailed"]
         assert oncall.wait_for(lambda s: len("\n".join(s.delivered_texts()).split("\n")) >= 2, 10)
         oncall_text = "\n".join(oncall.delivered_texts())
-        assert "hot-swap of model @A to v9 failed" in oncall_text and "deploy done" in oncall_text
+        assert "hot-swap of my_model@A to v9 failed" in oncall_text and "deploy done" in oncall_text
         assert "model registered" not in oncall_text
         teams = httpx.get(f"{inbox.base_url}/api/messages", timeout=5).json()["messages"]
         assert any("model registered" in str(m) for m in teams) and not any("deploy done" in str(m) for m in teams)

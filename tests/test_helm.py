@@ -439,7 +439,9 @@ def test_rendered_service_pod_really_starts_answers_its_probes_and_stops_in_its_
             for probe in ("livenessProbe", "readinessProbe"):
                 with urllib.request.urlopen(base + container[probe]["httpGet"]["path"], timeout=5) as answer:
                     assert answer.status == 200, probe
-            assert wait_for_inbox_text(inbox.base_url, "started · dev"), "ALERTS_ENV=dev labels the startup alert"
+            assert wait_for_inbox_text(inbox.base_url, "[FastAPI] started: ", " · dev"), (
+                "ALERTS_ENV=dev labels the startup alert"
+            )
             started = time.monotonic()
             child.proc.send_signal(signal.SIGTERM)
             child.proc.wait(pod["terminationGracePeriodSeconds"])
@@ -473,11 +475,12 @@ def test_rendered_watch_probe_turns_healthy_once_the_watch_loops(releases: dict[
         watch.wait(dev.pod("fastapi-watch")["terminationGracePeriodSeconds"])
 
 
-def wait_for_inbox_text(inbox_url: str, expected: str, timeout: float = 20) -> bool:
+def wait_for_inbox_text(inbox_url: str, *expected: str, timeout: float = 20) -> bool:
+    """True once one message contains every string of ``expected``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with urllib.request.urlopen(inbox_url + "/api/messages", timeout=5) as answer:
-            if any(expected in m["text"] for m in json.load(answer)["messages"]):
+            if any(all(e in m["text"] for e in expected) for m in json.load(answer)["messages"]):
                 return True
         time.sleep(0.1)
     return False

@@ -19,7 +19,7 @@ def test_a_503_outage_longer_than_the_old_retry_budget_is_delivered_once_after_r
         slack.mode = "ok"
         assert alerts_lib.flush(5)
         delivered = slack.delivered_texts()
-        assert len(delivered) == 1 and "hot-swap of model @A to v3 failed" in delivered[0]
+        assert len(delivered) == 1 and "hot-swap of m@A to v3 failed" in delivered[0]
         stats = alerts_lib.stats()
         assert (stats.delivered, stats.failed) == (1, 0) and stats.retries >= 8
 
