@@ -126,6 +126,16 @@ def test_malformed_toml_is_one_line_and_falls_back_to_the_webhook(
         ('url = "ftp://hooks.slack.com/services/T/B/x"', "must start with https://"),
         ("mention = 3", "url: is required"),
         ('url = "https://hooks.slack.com/services/T/B/x"\ncolour = "red"', "unknown option(s) ['colour']"),
+        (
+            'kind = "teams"\nurl = "https://e.environment.api.powerplatform.com/powerautomate/automations/direct/'
+            'workflows/1/triggers/manual/paths/invoke?api-version=1"',
+            "destinations.bad.url: the Teams URL has no sig= parameter",
+        ),
+        (
+            'kind = "alertmanager"\nurls = ["ftp://am:9093"]',
+            "destinations.bad.urls[0]: the Alertmanager URL must start",
+        ),
+        ('kind = "alertmanager"', "destinations.bad.urls: is required"),
     ],
 )
 def test_bad_destinations_are_explained(tmp_path: Path, caplog: pytest.LogCaptureFixture, table: str, words: str):
