@@ -3,7 +3,6 @@ text stays text (no markup, no script) whatever an alert carries."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +15,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from alerts_lib import formatters
 from demo import browser
 from demo.procs import Child, running_inbox
+from tests.support.ci import unavailable
 from tests.support.fake_slack import PATH
 
 pytestmark = pytest.mark.browser
@@ -26,9 +26,7 @@ WAIT = 20  # seconds; generous for a shared, noisy machine
 def chrome() -> Iterator[Any]:
     reason = browser.missing()
     if reason:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"browser tests must run in CI: {reason}")
-        pytest.skip(reason)
+        unavailable("browser tests", reason)
     with browser.headless_chrome() as driver:
         yield driver
 
