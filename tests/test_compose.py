@@ -21,7 +21,7 @@ import alerts_lib
 from demo.procs import REPO_ROOT
 from fastapi_app.registry import FileRegistry
 from fastapi_app.settings import ServiceSettings
-from tests.support.compose import COMPOSE_FILE, ENV_EXAMPLE, PORT_VARIABLES, clean_env, compose_cli
+from tests.support.compose import COMPOSE_FILE, ENV_EXAMPLE, PORT_VARIABLES, clean_env, compose_cli, compose_services
 
 TOKEN = "compose-test-token"
 INTERPOLATION = re.compile(r"\$\{(?P<name>\w+)(?::(?P<op>[-?])(?P<arg>[^}]*))?\}")
@@ -122,7 +122,7 @@ def test_host_ports_come_from_env_and_airflow_tasks_do_not_depend_on_them() -> N
     """Each service is published on 127.0.0.1 at its own ``.env`` port variable. Airflow's log links follow
     AIRFLOW_PORT, but its task runners reach the API server inside the container: were the Execution API
     URL derived from the host port (Airflow's default), a changed AIRFLOW_PORT would fail every task."""
-    raw = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
+    raw = compose_services()
     published = {name: str(mapping) for name, s in raw.items() for mapping in s.get("ports", [])}
     container_port = {name: int(m.rsplit(":", 1)[1]) for name, m in published.items()}
     used = []

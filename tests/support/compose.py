@@ -6,12 +6,20 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from demo.procs import REPO_ROOT
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yaml"
 ENV_EXAMPLE = REPO_ROOT / ".env.example"
 PORT_VARIABLES = ("INBOX_PORT", "FASTAPI_PORT", "AIRFLOW_PORT")  # host ports, offered by .env.example
+
+
+def compose_services() -> dict[str, Any]:
+    """The services of docker-compose.yaml as written (no interpolation)."""
+    return dict(yaml.safe_load(COMPOSE_FILE.read_text())["services"])
 
 
 def compose_cli() -> list[str] | None:
