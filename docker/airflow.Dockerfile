@@ -3,6 +3,10 @@
 ARG AIRFLOW_VERSION=3.3.2
 FROM apache/airflow:${AIRFLOW_VERSION}
 ARG AIRFLOW_VERSION
+# The spool shared with the model service (docker/service.Dockerfile): same uid 50000, gid 0, mode 0700.
+USER root
+RUN mkdir -p /spool && chown 50000:0 /spool && chmod 0700 /spool
+USER 50000:0
 COPY --chown=airflow:0 pyproject.toml README.md /opt/alerts_lib/
 COPY --chown=airflow:0 alerts_lib /opt/alerts_lib/alerts_lib
 COPY --chown=airflow:0 fastapi_app /opt/alerts_lib/fastapi_app

@@ -13,14 +13,17 @@ COPY alerts_lib ./alerts_lib
 COPY fastapi_app ./fastapi_app
 COPY inbox ./inbox
 COPY demo ./demo
-# uid 50000 / gid 0 like the Airflow image, so both can write the shared registry volume.
+# uid 50000 / gid 0 like the Airflow image, so both can write the shared registry volume and share the
+# spool (a 0700 directory: only that uid may read the queued alerts). An empty named volume takes these
+# owners and modes the first time it is mounted.
 RUN pip install ".[service]" \
     && useradd --uid 50000 --gid 0 --no-create-home --shell /usr/sbin/nologin app \
-    && mkdir -p /registry \
-    && chown 50000:0 /registry \
-    && chmod 2775 /registry
+    && mkdir -p /registry /spool \
+    && chown 50000:0 /registry /spool \
+    && chmod 2775 /registry \
+    && chmod 0700 /spool
 WORKDIR /app
-USER 50000
+USER 50000:0
 
 FROM base AS inbox
 ENV INBOX_HOST=0.0.0.0 \

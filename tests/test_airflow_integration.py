@@ -35,6 +35,7 @@ from tests.support.service_helpers import (
     running_service,
     seeded,
 )
+from tests.support.slack_posts import Posted, find, split_alerts
 
 pytestmark = pytest.mark.airflow
 
@@ -122,44 +123,9 @@ def dags_test(airflow_bin: Path, env: dict[str, str], dag_id: str, **extra_env: 
 # -- what the fake Slack received, one alert at a time -------------------------------------------------------
 
 
-@dataclass
-class Posted:
-    headline: str
-    fields: dict[str, str]
-    link: str | None
-    body: str
-
-
 def posted_alerts(slack: FakeSlack) -> list[Posted]:
-    """Every alert delivered, split out of combined posts (alerts_lib joins queued alerts with dividers)."""
-    out: list[Posted] = []
-    for request in slack.delivered:
-        groups: list[list[dict[str, Any]]] = [[]]
-        for block in request.json.get("blocks", []):
-            if block["type"] == "divider":
-                groups.append([])
-            else:
-                groups[-1].append(block)
-        for blocks in groups:
-            if blocks:
-                out.append(_parse(blocks))
-    return out
-
-
-def _parse(blocks: list[dict[str, Any]]) -> Posted:
-    texts = [b["text"]["text"] for b in blocks if b["type"] == "section" and "text" in b]
-    fields: dict[str, str] = {}
-    for block in blocks:
-        for item in block.get("fields", ()):
-            label, _, value = item["text"].partition("\n")
-            fields[label.strip("*")] = value
-    link = next((t[1 : t.index("|")].replace("&amp;", "&") for t in texts if t.startswith("<http")), None)
-    body = next((t for t in texts if t.startswith("```")), "")
-    return Posted(texts[0].strip("*"), fields, link, body)
-
-
-def find(alerts: list[Posted], needle: str) -> list[Posted]:
-    return [a for a in alerts if needle in a.headline]
+    """Every alert delivered, split out of combined posts."""
+    return split_alerts(request.json for request in slack.delivered)
 
 
 def assert_log_link(link: str | None, dag_id: str, run_id: str, task_id: str) -> None:

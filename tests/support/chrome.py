@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
-import pytest
-
 from demo import browser
+from tests.support.ci import unavailable
 
 
 def require_chromium() -> None:
     reason = browser.missing()
     if reason:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"browser tests must run in CI: {reason}")
-        pytest.skip(reason)
+        unavailable("browser tests", reason)
