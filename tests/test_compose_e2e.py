@@ -339,7 +339,7 @@ def test_every_service_is_healthy_on_the_ports_set_in_env(stack: Stack) -> None:
     assert {k: v["status"] for k, v in airflow.items()} == dict.fromkeys(
         ("metadatabase", "scheduler", "triggerer", "dag_processor"), "healthy"
     )
-    assert find(inbox_alerts(stack, "[FastAPI] started"), "🚀 [FastAPI] started: my_model@A · local")
+    assert find(inbox_alerts(stack, "[FastAPI] started"), "🚀 [FastAPI] started: my_model@A, my_model@B · local")
 
 
 def test_service_and_airflow_share_the_spool_as_the_same_user(stack: Stack) -> None:
