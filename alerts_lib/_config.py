@@ -101,6 +101,14 @@ def _default_plan(settings: Settings) -> Plan:
     return plan
 
 
+def webhook_destination(url: str, settings: Settings) -> Destination:
+    """The destination of a per-call ``webhook_url=``: one Slack webhook, named by its masked URL."""
+    from ._redact import mask_url
+    from .destinations.slack import SlackDestination
+
+    return SlackDestination(f"webhook {mask_url(url)}", url, min_interval=settings.min_interval)
+
+
 def load_file(path: str, settings: Settings, environ: Mapping[str, str]) -> Plan:
     name = os.path.basename(path)
     try:

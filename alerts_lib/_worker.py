@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from ._alert import Alert, Severity
-from ._config import Plan
+from ._config import Plan, webhook_destination
 from ._durability import Durability
 from ._policy import Outcome, RetryPolicy, Verdict
 from ._settings import Settings
@@ -373,13 +373,9 @@ class Worker:
 
     def _adhoc_destination(self, url: str) -> Destination:
         known = self._adhoc.get(url)
-        if known is not None:
-            return known
-        from .destinations.slack import SlackDestination
-
-        dest = SlackDestination(f"webhook {_mask(url)}", url, min_interval=self.settings.min_interval)
-        self._adhoc[url] = dest
-        return dest
+        if known is None:
+            known = self._adhoc[url] = webhook_destination(url, self.settings)
+        return known
 
     def _render(self, dest: Destination, message: object, alert: Alert | None, blocks: object, wall: float) -> Any:
         if alert is not None:
@@ -390,10 +386,9 @@ class Worker:
                 return raw_payload(message)
             return dest.render_text(to_text(message.get("text") or ""), now=wall) if message.get("text") else None
         text = to_text(message)
-        if blocks is not None and dest.kind == "slack":
-            from .destinations.slack import render_text
-
-            return render_text(text, blocks)
+        with_blocks = getattr(dest, "render_blocks", None)  # Slack: the caller's own Block Kit
+        if blocks is not None and with_blocks is not None:
+            return with_blocks(text, blocks)
         return dest.render_text(text, now=wall)
 
     def _stats_of(self, dest: Destination) -> Stats:
@@ -746,9 +741,3 @@ def _texts(dest: Destination, batch: list[_Pending]) -> str:
     shown = " | ".join(_quote(dest, p) for p in batch[:LOGGED_TEXTS])
     more = len(batch) - LOGGED_TEXTS
     return shown + (f" | … and {more} more" if more > 0 else "")
-
-
-def _mask(url: str) -> str:
-    from ._redact import mask_url
-
-    return mask_url(url)

@@ -276,6 +276,9 @@ class SlackDestination:
     def render_text(self, text: str, *, now: float) -> Render:
         return render_text(text)
 
+    def render_blocks(self, text: str, blocks: object) -> Render:
+        return render_text(text, blocks)
+
     def render_payload(self, raw: Mapping[str, Any]) -> Render | None:
         return render_payload(raw)
 
