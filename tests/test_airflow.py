@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from types import SimpleNamespace
@@ -27,6 +28,7 @@ from alerts_lib.airflow import (
     make_slack_callback,
     slack_webhook,
 )
+from alerts_lib.integrations.airflow import _once
 from alerts_lib.testing import CapturedAlert, capture_alerts
 from tests.support.fake_slack import TOKEN, FakeSlack
 
@@ -124,6 +126,13 @@ def af2_dag_context(last_ti_state: str) -> dict[str, Any]:
 def _no_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in BASE_URL_VARS:
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def once_dir(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Any:
+    """A fresh once-record per test: it lives under the temp dir (ALERTS_SPOOL_DIR is unset here)."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    return _once.directory()
 
 
 @pytest.fixture
