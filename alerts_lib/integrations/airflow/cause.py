@@ -29,6 +29,7 @@ logger = logging.getLogger("alerts_lib.airflow")
 HEARTBEAT = "lost its heartbeat (its process, worker or pod died)"
 LOST = "no error was reported: it lost its heartbeat or was killed outside Airflow"
 MANUAL = "marked failed by hand"
+NEVER_STARTED = "failed before it started: the executor reported it failed while it was queued"
 TAIL_BYTES = 65_536
 
 _AF2_EXIT = re.compile(r"Task exited with return code (?:Negsignal\.)?(SIG[A-Z0-9]+|-\d+)")
@@ -107,6 +108,14 @@ def log_path(dag_id: Any, run_id: Any, task_id: Any, map_index: Any, try_number:
     env = sandbox.SandboxedEnvironment(autoescape=False)
     path = (Path(folder) / env.from_string(template).render(ti=ti, try_number=try_number)).resolve()
     return path if path.is_relative_to(Path(folder).resolve()) else None
+
+
+def of_executor_report(error: object) -> str | None:
+    """The scheduler's ``error`` for a task the executor reported failed behind Airflow's back."""
+    text = to_text(error) if error is not None else ""
+    if "reported that the task instance" in text and "state attribute is queued" in text:
+        return NEVER_STARTED
+    return None
 
 
 def heartbeat_logged(dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int | None) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ DEFAULT_TIMEOUT = 5.0  # seconds a callback waits for delivery before its proces
 # The most one failure's alerts wait in total, flush included: task-runner callbacks and listeners share
 # [core] task_success_overtime (20 s by default) before Airflow SIGTERMs the task process; keep a margin.
 MAX_TIMEOUT = 15.0
+MAX_TIMEOUT_ENV = "ALERTS_AIRFLOW_MAX_TIMEOUT"  # raise it together with AIRFLOW__CORE__TASK_SUCCESS_OVERTIME
 
 _lock = threading.Lock()
 _waited: dict[tuple[object, ...], float] = {}  # seconds already waited per failure in this process
@@ -55,15 +57,32 @@ class Target:
 DEFAULT_TARGET = Target()
 
 
+def max_timeout() -> float:
+    """:data:`MAX_TIMEOUT`, or ``ALERTS_AIRFLOW_MAX_TIMEOUT`` (0-300 s) for deployments that raised
+    ``[core] task_success_overtime`` too."""
+    raw = os.environ.get(MAX_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return MAX_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if 0 <= value <= 300:
+        return value
+    logger.warning("alerts_lib: %s=%r is not within [0, 300] s; using %g", MAX_TIMEOUT_ENV, raw, MAX_TIMEOUT)
+    return MAX_TIMEOUT
+
+
 def bounded_timeout(value: Any, default: float = DEFAULT_TIMEOUT) -> float:
-    """A number in [0, MAX_TIMEOUT], else ``default``: a callback must never wait unbounded."""
+    """A number in [0, max_timeout()], else ``default``: a callback must never wait unbounded."""
+    limit = max_timeout()
     try:
         timeout = float(value)
     except (TypeError, ValueError):
         timeout = math.nan
-    if not 0 <= timeout <= MAX_TIMEOUT:  # also rejects NaN
-        logger.warning("alerts_lib: callback timeout %r is not within [0, %g] s; using %g", value, MAX_TIMEOUT, default)
-        timeout = default
+    if not 0 <= timeout <= limit:  # also rejects NaN
+        logger.warning("alerts_lib: callback timeout %r is not within [0, %g] s; using %g", value, limit, default)
+        timeout = min(default, limit)
     return timeout
 
 
@@ -107,14 +126,14 @@ def _queue(alert: Alert, target: Target) -> bool:
 
 
 def _wait(alert: Alert, failure: Failure | None, wanted: float) -> None:
-    """Flush for ``wanted`` seconds at most, and for MAX_TIMEOUT at most over all of ``failure``'s alerts."""
+    """Flush for ``wanted`` seconds at most, and for max_timeout() at most over all of ``failure``'s alerts."""
     scope: tuple[object, ...] = (
         (failure.dag_id, failure.run_id, failure.task_id, failure.map_index, failure.try_number)
         if failure is not None
         else ("unknown",)
     )
     with _lock:
-        timeout = max(0.0, min(wanted, MAX_TIMEOUT - _waited.get(scope, 0.0)))
+        timeout = max(0.0, min(wanted, max_timeout() - _waited.get(scope, 0.0)))
     failed_before = stats().failed
     started = time.monotonic()
     done = flush(timeout)

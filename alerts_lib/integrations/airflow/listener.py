@@ -96,7 +96,8 @@ def task_failed(ti: Any, error: Any) -> None:
             return
     facts = _ti_facts(ti)
     if facts is not None:
-        background.submit(lambda: _server_task_failed(facts))
+        known = cause.of_executor_report(error)
+        background.submit(lambda: _server_task_failed(facts, known))
 
 
 def is_final_failure(ti: Any) -> bool:
@@ -145,10 +146,11 @@ def _ti_facts(ti: Any) -> SimpleNamespace | None:
     )
 
 
-def _server_task_failed(ti: SimpleNamespace) -> None:
+def _server_task_failed(ti: SimpleNamespace, known: str | None) -> None:
     """Background: the alert a task callback would send from the DAG processor, with what the DB knows."""
     run = _dag_run_facts(ti.dag_id, ti.run_id)
-    heartbeat = cause.heartbeat_logged(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number)
+    if known is None and cause.heartbeat_logged(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number):
+        known = cause.HEARTBEAT
     context: dict[str, Any] = {
         "dag": SimpleNamespace(dag_id=ti.dag_id),
         "ti": ti,
@@ -157,8 +159,8 @@ def _server_task_failed(ti: SimpleNamespace) -> None:
         "run_id": ti.run_id,
         **_dates(run),
     }
-    if heartbeat:
-        context["alerts_lib_cause"] = cause.HEARTBEAT
+    if known is not None:
+        context["alerts_lib_cause"] = known
     run_callback(context, "failed", wait=None)
 
 

@@ -17,7 +17,6 @@ except ImportError:  # Airflow 2
 from alerts_lib.airflow import AlertNotifier
 
 START = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
-FAILURE = "fails on purpose"
 
 
 def record_call(context) -> None:
@@ -49,7 +48,7 @@ def record_call(context) -> None:
 def notifier_smoke() -> None:
     @task
     def first() -> None:
-        raise RuntimeError(f"notifier_smoke {FAILURE}")
+        raise RuntimeError("notifier_smoke fails on purpose")
 
     first()
 
