@@ -24,15 +24,15 @@ from .integrations.airflow import (
 )
 
 if TYPE_CHECKING:
-    from .integrations.airflow.notifier import AlertNotifier
+    from .integrations.airflow.notifier import AlertNotifier as AlertNotifier
 
+# Not AlertNotifier: `import *` must not import Airflow (it is an attribute, loaded on first access).
 __all__ = [
     "CONN_ID_ENV",
     "DEFAULT_CONN_ID",
     "DEFAULT_CONN_IDS",
     "DEFAULT_TIMEOUT",
     "MAX_TIMEOUT",
-    "AlertNotifier",
     "alert_slack",
     "alert_slack_retry",
     "alert_slack_success",
@@ -45,7 +45,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name == "AlertNotifier":
-        from .integrations.airflow.notifier import AlertNotifier
+        from .integrations.airflow.notifier import AlertNotifier as AlertNotifier
 
         return AlertNotifier
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

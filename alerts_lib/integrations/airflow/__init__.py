@@ -16,15 +16,15 @@ from .delivery import DEFAULT_TIMEOUT, MAX_TIMEOUT
 from .webhook import CONN_ID_ENV, DEFAULT_CONN_ID, DEFAULT_CONN_IDS, connection_webhook, slack_webhook
 
 if TYPE_CHECKING:
-    from .notifier import AlertNotifier
+    from .notifier import AlertNotifier as AlertNotifier
 
+# Not AlertNotifier: `import *` must not import Airflow (it is an attribute, loaded on first access).
 __all__ = [
     "CONN_ID_ENV",
     "DEFAULT_CONN_ID",
     "DEFAULT_CONN_IDS",
     "DEFAULT_TIMEOUT",
     "MAX_TIMEOUT",
-    "AlertNotifier",
     "alert_slack",
     "alert_slack_retry",
     "alert_slack_success",

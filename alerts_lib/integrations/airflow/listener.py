@@ -1,6 +1,8 @@
 """The listener behind the plugin: failure alerts for every DAG, with no DAG edit.
 
-Hooks (Airflow 3 and 2 names; objects differ by process):
+It covers what has no ``on_failure_callback`` of its own: a task or DAG with one (alert_slack, a notifier, any
+function) is left to it, so wired DAGs keep their own messages (mentions, destinations) and send no more than
+with the listener off. Hooks (Airflow 3 and 2 names; objects differ by process):
 
 - ``on_task_instance_failed``, *final* failures only (not ``UP_FOR_RETRY``). In the task process (a
   ``RuntimeTaskInstance`` on Airflow 3) the alert is built from the same template context the task's own
@@ -8,13 +10,14 @@ Hooks (Airflow 3 and 2 names; objects differ by process):
   killed outside Airflow) the hook copies plain values and hands the rest to a background thread.
   Tasks marked failed by hand are not alerted here: Airflow calls no task callback for them either, and the
   DAG run's alert names them.
-- ``on_dag_run_failed`` (scheduler: failed, timed out; API server: marked failed by hand): plain values are
-  copied, and a background thread looks up the failed task (one query), why it failed (its log, the event
-  log), and queues the same alert as a DAG-level ``alert_slack`` would send.
+- ``on_dag_run_failed`` (scheduler: failed, timed out; API server: marked failed by hand, the one case where
+  Airflow calls no DAG callback, so it is alerted even for wired DAGs): plain values are copied, and a background
+  thread looks up the failed task (one query), why it failed (its log, the event log), and queues the same alert
+  as a DAG-level ``alert_slack`` would send.
 
 Hooks run inside the scheduler loop and the API server: they never block there (they enqueue and return),
-never flush, and never raise. The once-record (:mod:`._once`) makes them and the DAG's own callbacks report
-each failure once. The background thread is drained (bounded) at exit and in ``before_stopping``.
+never flush, and never raise. The once-record (:mod:`._once`) makes them and any callback that runs anyway
+report each failure once. The background thread is drained (bounded) at exit and in ``before_stopping``.
 """
 
 from __future__ import annotations
@@ -87,6 +90,11 @@ def task_failed(ti: Any, error: Any) -> None:
         return  # a retry: alert_slack_retry is the opt-in for those
     if isinstance(error, str) and error.startswith(MANUAL_TASK_MESSAGE):
         return  # marked failed by hand: the DAG run's alert names it, as with callbacks
+    if has_own_callback(read(ti, "task")):
+        logger.info(
+            "alerts_lib: listener leaves %s.%s to its own on_failure_callback", read(ti, "dag_id"), read(ti, "task_id")
+        )
+        return
     if in_task_process(ti):
         context = _template_context(ti)
         if context is not None:
@@ -179,7 +187,22 @@ def dag_run_failed(dag_run: Any, msg: Any) -> None:
         clear_number=read(dag_run, "clear_number") or 0,
     )
     reason = first(msg, "task_failure")
+    manual = isinstance(reason, str) and reason.startswith(MANUAL_RUN_MESSAGE)
+    if not manual and has_own_callback(read(dag_run, "dag")):  # Airflow calls none for a run failed by hand
+        logger.info("alerts_lib: listener leaves DAG %s to its own on_failure_callback", dag_id)
+        return
     background.submit(lambda: _server_dag_run_failed(run, reason))
+
+
+def has_own_callback(obj: Any) -> bool:
+    """A task or DAG with an ``on_failure_callback`` of its own (any: alert_slack, a notifier, an email
+    function): Airflow will call it, so its messages are the DAG author's, mentions and all. The listener
+    covers what has none. Serialized tasks and DAGs (scheduler) only know ``has_on_failure_callback``."""
+    if obj is None:
+        return False
+    if read(obj, "on_failure_callback"):
+        return True
+    return read(obj, "has_on_failure_callback") is True
 
 
 def _server_dag_run_failed(run: SimpleNamespace, reason: Any) -> None:
@@ -267,6 +290,7 @@ class Background:
     def __init__(self) -> None:
         self._queue: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._pending = 0
+        self._submitted = False  # nothing to drain in a process that never handed a job over (the task runner)
         self._cond = threading.Condition()
         self._pid: int | None = None
         self._thread: threading.Thread | None = None
@@ -276,6 +300,7 @@ class Background:
             if self._pid != os.getpid() or self._thread is None or not self._thread.is_alive():
                 self._start()
             self._pending += 1
+            self._submitted = True
         self._last_at_exit()
         self._queue.put(job)
 
@@ -292,6 +317,7 @@ class Background:
         if self._pid != os.getpid():  # a fresh process (fork): the parent's jobs are not ours
             self._queue = queue.SimpleQueue()
             self._pending = 0
+            self._submitted = False
         self._pid = os.getpid()
         self._thread = threading.Thread(target=self._run, name="alerts_lib-airflow-listener", daemon=True)
         self._thread.start()
@@ -313,7 +339,7 @@ class Background:
         """Wait up to ``timeout`` for submitted jobs, then flush what they queued (bounded by ``timeout``)."""
         deadline = time.monotonic() + timeout
         with self._cond:
-            if self._pid != os.getpid():
+            if self._pid != os.getpid() or not self._submitted:
                 return True
             while self._pending > 0:
                 left = deadline - time.monotonic()

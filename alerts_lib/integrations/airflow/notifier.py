@@ -108,9 +108,17 @@ class AlertNotifier(BaseNotifier):  # type: ignore[misc]
     # -- sending ---------------------------------------------------------------------------------------------
 
     def __call__(self, *args: Any) -> None:
+        """What ``BaseNotifier.__call__`` does (merge, render, notify), where no step raises: a notifier
+        must not break the callbacks after it, nor the task (Airflow 3's re-raises, 2.10's swallows)."""
+        context: Any = args[0] if len(args) == 1 else {"dag": args[0] if args else None}
         try:
-            super().__call__(*args)
-        except Exception as exc:  # a notifier must not break the callbacks after it, nor the task
+            self._update_context(context)
+        except Exception as exc:
+            logger.warning("alerts_lib: AlertNotifier got an unusual context (%s)", type(exc).__name__)
+        self.render_template_fields(context)
+        try:
+            self.notify(context)
+        except Exception as exc:
             logger.error("alerts_lib: AlertNotifier failed (%s)", type(exc).__name__)
 
     def notify(self, context: Any) -> None:
