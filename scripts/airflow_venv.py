@@ -1,10 +1,12 @@
 """Create, or bring up to date, the virtualenv with a real Apache Airflow that the Airflow tests drive.
 
 Airflow pins its own FastAPI (< 0.137), so it cannot share the service's virtualenv. This script makes
-``.venv-airflow`` with ``apache-airflow==3.3.2`` and this project installed into it (as users install it),
-and reinstalls the project only when its sources changed, so a second run takes well under a second.
+``.venv-airflow`` with ``apache-airflow==3.3.2`` and this project installed into it (as users install it, so
+its ``airflow.plugins`` entry point is found), and reinstalls the project only when its sources changed, so a
+second run takes well under a second. Another version gets its own venv, ``.venv-airflow-<version>``.
 
-    python scripts/airflow_venv.py            # prints the venv's path
+    python scripts/airflow_venv.py                              # prints the venv's path
+    AIRFLOW_VERSION_PIN=2.10.5 python scripts/airflow_venv.py   # .venv-airflow-2.10.5
     AIRFLOW_VENV=/tmp/af python scripts/airflow_venv.py --airflow-version 2.10.5
 
 Stdlib only: it runs before anything else is installed (CI calls it through the tests).
@@ -78,13 +80,19 @@ def ensure(venv_dir: Path, airflow_version: str = AIRFLOW_VERSION) -> Path:
     return python
 
 
+def default_venv(airflow_version: str) -> Path:
+    """``.venv-airflow`` for the default version, ``.venv-airflow-<version>`` for another: both can coexist."""
+    return DEFAULT_VENV if airflow_version == AIRFLOW_VERSION else REPO / f".venv-airflow-{airflow_version}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--venv", type=Path, default=Path(os.environ.get("AIRFLOW_VENV", DEFAULT_VENV)))
-    parser.add_argument("--airflow-version", default=os.environ.get("AIRFLOW_VERSION_PIN", AIRFLOW_VERSION))
+    parser.add_argument("--venv", type=Path, default=os.environ.get("AIRFLOW_VENV") or None)
+    parser.add_argument("--airflow-version", default=os.environ.get("AIRFLOW_VERSION_PIN") or AIRFLOW_VERSION)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="airflow_venv: %(message)s", stream=sys.stderr)
-    python = ensure(args.venv.resolve(), args.airflow_version)
+    venv_dir = Path(args.venv) if args.venv else default_venv(args.airflow_version)
+    python = ensure(venv_dir.resolve(), args.airflow_version)
     sys.stdout.write(f"{python.parent.parent}\n")
     return 0
 

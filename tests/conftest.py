@@ -11,8 +11,9 @@ import alerts_lib
 from alerts_lib.testing import reset_alerts
 from tests.support.fake_slack import TOKEN, FakeSlack
 
-# The service tests' fixtures (registry, client, make_client, alerts), shared without per-file imports.
-pytest_plugins = ["tests.support.service_fixtures"]
+# The service tests' fixtures (registry, client, make_client, alerts) and the real-Airflow ones (airflow_bin),
+# shared without per-file imports.
+pytest_plugins = ["tests.support.service_fixtures", "tests.support.airflow_fixtures"]
 
 # Fast, deterministic-enough delivery for tests: no pacing, tiny backoff, short deadline.
 FAST: dict[str, Any] = {

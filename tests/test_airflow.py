@@ -10,15 +10,23 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
 import time
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from alerts_lib.airflow import (
+    DEFAULT_CONN_IDS,
     DEFAULT_TIMEOUT,
+    MAX_TIMEOUT,
     alert_slack,
     alert_slack_retry,
     alert_slack_success,
@@ -27,9 +35,11 @@ from alerts_lib.airflow import (
     make_slack_callback,
     slack_webhook,
 )
-from alerts_lib.testing import CapturedAlert, capture_alerts
+from alerts_lib.integrations.airflow import _once, cause, delivery
+from alerts_lib.testing import CapturedAlert, capture_alerts, reset_alerts
 from tests.support.fake_slack import TOKEN, FakeSlack
 
+REPO = Path(__file__).resolve().parent.parent
 RUN_ID = "manual__2026-11-21T08:21:40.457211+00:00"
 RUN_ID_QUOTED = "manual__2026-11-21T08%3A21%3A40.457211%2B00%3A00"
 LOGICAL = dt.datetime(2026, 11, 21, 8, 21, 40, 264833, tzinfo=dt.timezone.utc)
@@ -46,12 +56,14 @@ BASE_URL_VARS = (
 # -- contexts as Airflow builds them ----------------------------------------------------------------------
 
 
-def af3_ti(task_id: str = "load", *, log_url: str | None = AF3_LOG, state: Any = "failed", **more: Any) -> Any:
+def af3_ti(
+    task_id: str = "load", *, log_url: str | None = AF3_LOG, state: Any = "failed", try_number: int = 2, **more: Any
+) -> Any:
     return SimpleNamespace(
         dag_id="etl",
         task_id=task_id,
         run_id=RUN_ID,
-        try_number=2,
+        try_number=try_number,
         map_index=-1,
         log_url=log_url,
         state=state,
@@ -59,8 +71,10 @@ def af3_ti(task_id: str = "load", *, log_url: str | None = AF3_LOG, state: Any =
     )
 
 
-def af3_dag_run(*, logical_date: dt.datetime | None = LOGICAL) -> Any:
-    return SimpleNamespace(dag_id="etl", run_id=RUN_ID, logical_date=logical_date, run_after=RUN_AFTER)
+def af3_dag_run(*, logical_date: dt.datetime | None = LOGICAL, clear_number: int = 0) -> Any:
+    return SimpleNamespace(
+        dag_id="etl", run_id=RUN_ID, logical_date=logical_date, run_after=RUN_AFTER, clear_number=clear_number
+    )
 
 
 def af3_task_context(exception: Any = None, *, manual: bool = False, **ti: Any) -> dict[str, Any]:
@@ -124,6 +138,14 @@ def af2_dag_context(last_ti_state: str) -> dict[str, Any]:
 def _no_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in BASE_URL_VARS:
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def once_dir(monkeypatch: pytest.MonkeyPatch, tmp_path) -> Any:
+    """A fresh once-record (and wait budget) per test: it lives under the temp dir (ALERTS_SPOOL_DIR unset)."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(delivery, "_waited", {})
+    return _once.directory()
 
 
 @pytest.fixture
@@ -273,7 +295,7 @@ def test_a_log_url_property_that_raises_falls_back(captured: list[CapturedAlert]
 
 def test_javascript_or_forged_log_urls_are_not_linked(captured: list[CapturedAlert]) -> None:
     alert_slack(af3_task_context(log_url="javascript:alert(1)"))
-    alert_slack(af3_task_context(log_url="http://x|<!channel>"))
+    alert_slack(af3_task_context(log_url="http://x|<!channel>", try_number=3))  # another try: another failure
     assert [link(a) for a in captured] == [None, None]
     assert all("<!channel>" not in str(a.payload) for a in captured)
 
@@ -291,6 +313,7 @@ def test_airflow3_dag_failure_names_the_failed_task(captured: list[CapturedAlert
         "when": "2026-11-21T08:21:40+00:00",
         "reason": "task_failure",
         "failed task": "load",
+        "try": "2",
     }
     assert link(alert) == AF3_LOG  # the failed task's log: where the operator goes next
 
@@ -360,11 +383,18 @@ def test_factory_extra_fields_that_raise_do_not_lose_the_alert(captured: list[Ca
     assert fields(static)["team"] == "&lt;!here&gt;"
 
 
-@pytest.mark.parametrize("timeout", [-1, float("nan"), 600, "soon", None])
+@pytest.mark.parametrize("timeout", [-1, float("nan"), 600, 16, "soon", None])
 def test_factory_rejects_unbounded_timeouts(timeout: Any, caplog) -> None:
     callback = make_slack_callback(timeout=timeout)
     assert callable(callback)
     assert "timeout" in caplog.text
+
+
+def test_the_cap_can_be_raised_with_task_success_overtime(monkeypatch, caplog) -> None:
+    monkeypatch.setenv("ALERTS_AIRFLOW_MAX_TIMEOUT", "30")
+    assert delivery.bounded_timeout(25) == 25
+    monkeypatch.setenv("ALERTS_AIRFLOW_MAX_TIMEOUT", "forever")
+    assert delivery.max_timeout() == MAX_TIMEOUT and "ALERTS_AIRFLOW_MAX_TIMEOUT" in caplog.text
 
 
 def test_unknown_event_is_treated_as_failure(captured: list[CapturedAlert]) -> None:
@@ -479,12 +509,14 @@ def test_unreadable_connection_falls_back_to_the_default_webhook(slack: FakeSlac
 
 
 def test_webhook_token_never_logged(slack: FakeSlack, deliver_to, no_secret_in_logs) -> None:
-    for mode in ("ok", "500", "invalid_token", "hang"):
+    for attempt, mode in enumerate(("ok", "500", "invalid_token", "hang"), start=1):
         slack.mode = mode
         deliver_to(slack.url, deadline=0.5)
-        make_slack_callback(timeout=0.5)(af3_task_context())
-        make_slack_callback(webhook_url=slack.url, timeout=0.5)(af3_dag_context())
-    assert slack.requests  # it did reach the webhook
+        make_slack_callback(timeout=0.5)(af3_task_context(try_number=attempt))
+        context = af3_dag_context()
+        context["dag_run"].clear_number = attempt
+        make_slack_callback(webhook_url=slack.url, timeout=0.5)(context)
+    assert {r.answered for r in slack.requests} >= {"ok", "500", "invalid_token", "hang"}
 
 
 # -- Connection → webhook URL -------------------------------------------------------------------------------
@@ -537,3 +569,229 @@ def test_importable_from_the_package_without_importing_airflow() -> None:
 
     assert alerts_lib.alert_slack is alert_slack
     assert "airflow" not in sys.modules
+
+
+def test_alert_notifier_needs_airflow_and_says_so() -> None:
+    import alerts_lib.airflow
+
+    with pytest.raises(ImportError):
+        _ = alerts_lib.airflow.AlertNotifier  # the lazy attribute imports Airflow's BaseNotifier
+
+
+# -- once per failure: the shared record ----------------------------------------------------------------------
+
+
+def heartbeat_context() -> dict[str, Any]:
+    """A task callback as Airflow 3's DAG processor runs it after a heartbeat timeout: no exception."""
+    context = af3_task_context()
+    del context["exception"]
+    return context
+
+
+def test_a_failure_reported_twice_is_alerted_once(captured: list[CapturedAlert], once_dir, caplog) -> None:
+    caplog.set_level(logging.INFO)
+    alert_slack(heartbeat_context())
+    alert_slack(heartbeat_context())
+    alert = only(captured)
+    assert fields(alert)["cause"] == "no error was reported: it lost its heartbeat or was killed outside Airflow"
+    assert "already alerted" in caplog.text
+    assert len(list(once_dir.iterdir())) == 1
+
+
+def test_another_try_another_run_another_place_are_other_alerts(captured: list[CapturedAlert]) -> None:
+    alert_slack(af3_task_context())
+    alert_slack(af3_task_context(try_number=3))  # the retry's failure
+    make_slack_callback(webhook_url="https://hooks.slack.com/services/T0/B0/other")(af3_task_context())
+    make_slack_callback(destination="oncall")(af3_task_context())
+    alert_slack_retry(af3_task_context())  # another event
+    assert len(captured) == 5
+
+
+def test_a_cleared_dag_run_that_fails_again_alerts_again(captured: list[CapturedAlert]) -> None:
+    first, again = af3_dag_context(), af3_dag_context()
+    again["dag_run"] = af3_dag_run(clear_number=1)
+    alert_slack(first)
+    alert_slack(first)
+    alert_slack(again)
+    assert len(captured) == 2
+
+
+def test_a_context_without_the_whole_key_is_never_held_back(captured: list[CapturedAlert]) -> None:
+    """Airflow 3.0's DAG-level contexts have no dag_run (so no clear number): a duplicate beats a loss."""
+    alert_slack(af3_dag_context(with_ti=False))
+    alert_slack(af3_dag_context(with_ti=False))
+    assert len(captured) == 2
+
+
+def test_two_processes_reporting_one_heartbeat_timeout_send_one_alert(slack: FakeSlack, tmp_path) -> None:
+    """As Airflow 3.3.2 does: the task callback runs twice, at once, in two short-lived processes."""
+    script = tmp_path / "callback.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import sys, time
+            sys.path.insert(0, sys.argv[1])
+            from tests.test_airflow import heartbeat_context
+            from alerts_lib import alert_slack
+            time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # start together
+            alert_slack(heartbeat_context())
+            """
+        )
+    )
+    env = {**os.environ, "SLACK_WEBHOOK_URL": slack.url, "TMPDIR": str(tmp_path), "ALERTS_MIN_INTERVAL": "0"}
+    start = str(time.time() + 3)
+    procs = [subprocess.Popen([sys.executable, str(script), str(REPO), start], env=env, cwd=tmp_path) for _ in range(2)]
+    assert [p.wait(60) for p in procs] == [0, 0]
+    assert len(slack.delivered) == 1, [r.text for r in slack.requests]
+    assert "task failed: etl.load" in slack.delivered[0].text
+
+
+def test_once_record_lives_in_the_spool_when_set(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("ALERTS_SPOOL_DIR", str(tmp_path / "spool"))
+    reset_alerts()
+    assert _once.directory() == tmp_path / "spool" / "once"
+    assert _once.claim(("k",)) and not _once.claim(("k",))
+    assert len(list((tmp_path / "spool" / "once").iterdir())) == 1
+
+
+def test_once_record_fails_open(captured: list[CapturedAlert], once_dir, caplog) -> None:
+    """A record that cannot be written must not silence alerts: a duplicate beats a loss."""
+    once_dir.write_text("not a directory")
+    alert_slack(af3_task_context())
+    alert_slack(af3_task_context())
+    assert len(captured) == 2
+    assert caplog.text.count("once-record is unusable") == 1
+
+
+def test_once_record_refuses_a_directory_others_can_write(captured: list[CapturedAlert], once_dir, caplog) -> None:
+    """In a shared temp dir, someone else could pre-claim failures to silence them."""
+    once_dir.mkdir(mode=0o700)
+    once_dir.chmod(0o777)
+    alert_slack(af3_task_context())
+    alert_slack(af3_task_context())
+    assert len(captured) == 2
+    assert "once-record is unusable" in caplog.text
+
+
+def test_old_claims_are_pruned(once_dir) -> None:
+    assert _once.claim(("old",))
+    assert _once.claim(("new",))
+    old = once_dir / _once.key_name(("old",))
+    os.utime(old, (time.time() - _once.MAX_AGE - 60,) * 2)
+    assert _once.prune(once_dir) == 1
+    assert not old.exists() and len(list(once_dir.iterdir())) == 1
+    assert _once.claim(("old",)), "claimable again once pruned"
+
+
+# -- what a DAG-level alert says about the task that failed -------------------------------------------------
+
+
+def test_dag_alert_says_how_a_killed_task_died(captured: list[CapturedAlert]) -> None:
+    context = af3_dag_context()
+    context["alerts_lib_cause"] = cause.signal_text("SIGKILL")  # what the listener / the task log found
+    alert_slack(context)
+    assert fields(only(captured))["cause"] == "killed by a signal (SIGKILL: likely out of memory, or killed by hand)"
+
+
+@pytest.mark.parametrize(
+    ("line", "said"),
+    [
+        (  # Airflow 3's supervisor, a JSON line in the task log
+            '{"event":"Process terminated by signal. Likely out of memory error (OOM).","signal":-9,'
+            '"signal_name":"SIGKILL","level":"critical"}',
+            "killed by a signal (SIGKILL: likely out of memory, or killed by hand)",
+        ),
+        (
+            '{"event":"Process terminated by signal.","signal":-15,"signal_name":"SIGTERM"}',
+            "killed by a signal (SIGTERM)",
+        ),
+        (
+            "[2026-11-21] INFO - Task exited with return code Negsignal.SIGKILL",
+            "killed by a signal (SIGKILL: likely out of memory, or killed by hand)",
+        ),  # Airflow 2
+        (
+            "[2026-11-21] INFO - Task exited with return code -11",
+            "killed by a signal (SIGSEGV: a crash in native code)",
+        ),
+        ("[2026-11-21] INFO - Task exited with return code 1", None),
+        ('{"event":"Task failed with exception"}', None),
+    ],
+)
+def test_a_task_log_says_which_signal_ended_it(tmp_path, line: str, said: str | None) -> None:
+    log = tmp_path / "attempt=1.log"
+    log.write_text("x" * 100_000 + "\n" + line + "\n" + '{"event":"::endgroup::"}\n')
+    assert cause.from_log(log) == said
+
+
+def test_timed_out_run_names_the_task_still_running(captured: list[CapturedAlert]) -> None:
+    context = af3_dag_context(reason="timed_out")
+    context["ti"] = context["task_instance"] = af3_ti(state="skipped")
+    alert_slack(context)
+    got = fields(only(captured))
+    assert (got["reason"], got["running task"]) == ("timed_out", "load")
+    assert "failed task" not in got and "cause" not in got
+
+
+def test_run_marked_failed_by_hand_says_so(captured: list[CapturedAlert]) -> None:
+    alert_slack(af3_dag_context(reason="Dag Run's state was manually set to `failed`."))
+    assert fields(only(captured))["reason"] == "marked failed by hand"
+
+
+# -- the time budget ----------------------------------------------------------------------------------------
+
+
+def test_budget_stays_below_task_success_overtime() -> None:
+    """Airflow SIGTERMs the task process [core] task_success_overtime (20 s) after its state is reported."""
+    assert DEFAULT_TIMEOUT <= MAX_TIMEOUT == 15 < 20
+
+
+def test_one_failure_waits_at_most_max_timeout_in_all(slack: FakeSlack, deliver_to, monkeypatch) -> None:
+    """Two callbacks (and the listener) for one failure share one budget: the second does not wait again."""
+    monkeypatch.setenv("ALERTS_AIRFLOW_MAX_TIMEOUT", "1")
+    slack.mode = "hang"
+    deliver_to(slack.url, deadline=30.0, read_timeout=30.0)
+    started = time.monotonic()
+    make_slack_callback(timeout=1.0)(af3_task_context())
+    make_slack_callback(destination="oncall", timeout=1.0)(af3_task_context())
+    elapsed = time.monotonic() - started
+    assert 0.9 <= elapsed < 1.9, elapsed
+
+
+# -- the Slack provider's webhook Connection ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("connection", "url"),
+    [
+        # conn_type slackwebhook, as the Slack provider's SlackWebhookHook reads it: password = token path,
+        # host = the endpoint (default hooks.slack.com/services), schema = the scheme (default https).
+        ({"conn_type": "slackwebhook", "password": "T0/B0/s"}, f"{SERVICES}/T0/B0/s"),
+        (
+            {"conn_type": "slackwebhook", "host": "hooks.slack.com/services", "schema": "https", "password": "T0/B0/s"},
+            f"{SERVICES}/T0/B0/s",
+        ),
+        ({"conn_type": "slackwebhook", "host": SERVICES + "/", "password": "/T0/B0/s"}, f"{SERVICES}/T0/B0/s"),
+        ({"conn_type": "slackwebhook", "password": f"{SERVICES}/T0/B0/s"}, f"{SERVICES}/T0/B0/s"),
+        (
+            {"conn_type": "slackwebhook", "host": "inbox:8025/services", "schema": "http", "password": "T0/B0/s"},
+            "http://inbox:8025/services/T0/B0/s",
+        ),
+        ({"conn_type": "slackwebhook", "host": "hooks.slack.com/services"}, None),  # no token: not usable
+        # The token in the extra's webhook_token (the provider before 6.0; many HTTP-connection setups).
+        ({"conn_type": "http", "host": SERVICES, "extra": '{"webhook_token": "T0/B0/s"}'}, f"{SERVICES}/T0/B0/s"),
+        (
+            {"conn_type": "slackwebhook", "extra_dejson": {"webhook_token": f"{SERVICES}/T0/B0/s"}},
+            f"{SERVICES}/T0/B0/s",
+        ),
+        ({"conn_type": "http", "host": SERVICES, "extra": "{not json"}, SERVICES),
+        # A Slack API connection holds a bot token, not a webhook.
+        ({"conn_type": "slack", "password": "xoxb-123"}, None),
+    ],
+)
+def test_slack_provider_webhook_connection(connection: dict[str, Any], url: str | None) -> None:
+    assert connection_webhook(SimpleNamespace(**connection)) == url
+    assert connection_webhook(connection) == url
+
+
+def test_default_connection_ids_include_the_slack_providers() -> None:
+    assert DEFAULT_CONN_IDS == ("slack_conn", "slack_default", "slack_webhook_default")

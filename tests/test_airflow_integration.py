@@ -8,15 +8,8 @@ tests/support/fake_slack.FakeSlack, served from this pytest process. Never skipp
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -25,107 +18,39 @@ import httpx
 import pytest
 
 from fastapi_app.registry import FileRegistry
+from tests.support.airflow_harness import (
+    AIRFLOW_MAJOR,
+    BASE_URL,
+    DAGS,
+    SUPPORT,
+    Result,
+    airflow_environment,
+    assert_no_secret,
+    dags_test,
+    find,
+    migrated,
+    posted_alerts,
+    run,
+)
 from tests.support.fake_slack import PATH, TOKEN, FakeSlack
 from tests.support.service_helpers import (
     ADMIN_TOKEN,
     FEATURES,
     MODEL,
     expected,
-    free_port,
     running_service,
     seeded,
 )
-from tests.support.slack_posts import Posted, find, split_alerts
 
 pytestmark = pytest.mark.airflow
 
-REPO = Path(__file__).resolve().parent.parent
-DAGS = REPO / "dags"
-SUPPORT = Path(__file__).resolve().parent / "airflow"
-BASE_URL = "http://airflow.test:8080"  # the UI's base URL: where the alerts' log links must point
 SMOKE_FAILURE = "alerting_smoke fails on purpose: this is the alert you should see in Slack"
-COMMAND_TIMEOUT = 600
-# scripts/airflow_venv.py installs this version (3.3.2 unless AIRFLOW_VERSION_PIN says otherwise, e.g. 2.10.5).
-AIRFLOW_MAJOR = int(os.environ.get("AIRFLOW_VERSION_PIN", "3").split(".")[0])
-
-
-# -- the Airflow installation --------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def airflow_bin() -> Path:
-    """The Airflow venv's bin/, created or refreshed (project reinstalled when its sources changed)."""
-    started = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "airflow_venv.py")],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
-    assert result.returncode == 0, f"could not prepare the Airflow venv:\n{result.stderr[-5000:]}"
-    sys.stderr.write(f"airflow venv ready in {time.monotonic() - started:.1f} s\n")
-    return Path(result.stdout.strip().splitlines()[-1]) / "bin"
 
 
 @pytest.fixture(scope="module")
 def airflow_env(airflow_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Environment for the airflow CLI: a fresh AIRFLOW_HOME (migrated sqlite DB), dags/ as DAG folder."""
-    env = airflow_environment(tmp_path_factory.mktemp("airflow_home"), airflow_bin, BASE_URL)
-    result = run(airflow_bin / "airflow", ["db", "migrate"], env)
-    assert result.returncode == 0, result.output[-5000:]
-    return env
-
-
-def airflow_environment(home: Path, airflow_bin: Path, base_url: str) -> dict[str, str]:
-    inherited = ("AIRFLOW", "SLACK_WEBHOOK_URL", "ALERTS_", "FASTAPI_", "MODEL_", "DEFAULT_ALIAS")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(inherited)}
-    env.update(
-        AIRFLOW_HOME=str(home),
-        AIRFLOW__CORE__DAGS_FOLDER=str(DAGS),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__API__BASE_URL=base_url,  # Airflow 3
-        AIRFLOW__WEBSERVER__BASE_URL=base_url,  # Airflow 2 (AIRFLOW_VERSION_PIN=2.10.5 runs this file on it)
-        ALERTS_ENV="ci",
-        PATH=os.pathsep.join([str(airflow_bin), env.get("PATH", "")]),  # standalone starts `airflow …`
-        PYTHONDONTWRITEBYTECODE="1",  # keep dags/ free of __pycache__
-    )
-    return env
-
-
-@dataclass
-class Result:
-    returncode: int
-    output: str
-    seconds: float
-
-
-def run(program: Path, args: list[str], env: dict[str, str], **extra_env: str) -> Result:
-    started = time.monotonic()
-    proc = subprocess.run(
-        [str(program), *args],
-        env={**env, **extra_env},
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT,
-        check=False,
-    )
-    return Result(proc.returncode, proc.stdout + proc.stderr, time.monotonic() - started)
-
-
-def dags_test(airflow_bin: Path, env: dict[str, str], dag_id: str, **extra_env: str) -> Result:
-    result = run(airflow_bin / "airflow", ["dags", "test", dag_id], env, **extra_env)
-    sys.stderr.write(f"airflow dags test {dag_id}: exit {result.returncode} in {result.seconds:.1f} s\n")
-    return result
-
-
-# -- what the fake Slack received, one alert at a time -------------------------------------------------------
-
-
-def posted_alerts(slack: FakeSlack) -> list[Posted]:
-    """Every alert delivered, split out of combined posts."""
-    return split_alerts(request.json for request in slack.delivered)
+    return migrated(airflow_bin, airflow_environment(tmp_path_factory.mktemp("airflow_home"), airflow_bin, BASE_URL))
 
 
 def assert_log_link(link: str | None, dag_id: str, run_id: str, task_id: str) -> None:
@@ -137,11 +62,6 @@ def assert_log_link(link: str | None, dag_id: str, run_id: str, task_id: str) ->
     else:
         assert link.startswith(f"{BASE_URL}/dags/{dag_id}/grid?dag_run_id={run}&task_id={task_id}&"), link
         assert link.endswith("&tab=logs")
-
-
-def assert_no_secret(output: str, *secrets: str) -> None:
-    for secret in secrets:
-        assert secret not in output, "a secret appeared in Airflow's output"
 
 
 # -- the tests -----------------------------------------------------------------------------------------------
@@ -194,8 +114,12 @@ def test_webhook_is_masked_and_pipeline_helpers_work(airflow_bin: Path, airflow_
 
 
 def test_alerting_smoke_sends_task_and_dag_failure_alerts(airflow_bin: Path, airflow_env: dict[str, str]) -> None:
+    """Wired at task and DAG level, with the plugin's listener on too: the listener leaves both to the callbacks,
+    which send what they send with the listener off (one alert per failure)."""
     with FakeSlack() as slack:
-        result = dags_test(airflow_bin, airflow_env, "alerting_smoke", SLACK_WEBHOOK_URL=slack.url)
+        result = dags_test(
+            airflow_bin, airflow_env, "alerting_smoke", SLACK_WEBHOOK_URL=slack.url, ALERTS_AIRFLOW_LISTENER="true"
+        )
         alerts = posted_alerts(slack)
     # The DAG fails on purpose, so the command exits 1: what matters is what Slack received.
     assert "RuntimeError" in result.output, result.output[-5000:]
@@ -219,7 +143,9 @@ def test_alerting_smoke_sends_task_and_dag_failure_alerts(airflow_bin: Path, air
     assert dag.fields["reason"] == "task_failure"
     assert dag.fields["failed task"] == "fail"
     assert dag.fields["run_id"] == run_id
+    assert dag.fields["try"] == "1"
     assert dag.link == task.link
+    assert result.output.count("alerts_lib: listener leaves") == 2, result.output[-5000:]
     # Each callback waited for delivery before returning (a task process exits right after its callback).
     assert result.output.count("alerts_lib: Slack alert delivered") == 2, result.output[-5000:]
     assert_no_secret(result.output, TOKEN)
@@ -319,75 +245,3 @@ def test_model_pipeline_hot_swap_refused(
     assert registry.get_alias(MODEL, "A") == 1, "the registry alias only moves once the service took the version"
     assert_no_secret(result.output, TOKEN, ADMIN_TOKEN, wrong_token)
     assert_no_secret(json.dumps([r.json for r in slack.requests]), wrong_token)
-
-
-# -- the production path: scheduler, forked task process, DAG processor ------------------------------------
-
-
-@contextlib.contextmanager
-def running_airflow(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """``airflow standalone`` (api-server, scheduler, dag-processor, triggerer) in its own process group."""
-    with open(log_path, "wb") as sink:
-        proc = subprocess.Popen(
-            ["airflow", "standalone"], env=env, cwd=REPO, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        yield proc
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(20)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # its scheduler's executor workers outlive it otherwise
-        proc.wait()
-
-
-def test_alerting_smoke_in_a_running_airflow(airflow_bin: Path, tmp_path: Path) -> None:
-    """Triggered like an operator would: the task-level callback runs in the forked task process (which
-    exits with os._exit), the DAG-level one in the DAG processor; the run has no logical date."""
-    if AIRFLOW_MAJOR < 3:
-        pytest.skip("runs Airflow 3's standalone (CI always uses Airflow 3)")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    home = tmp_path / "home"
-    env = airflow_environment(home, airflow_bin, base)
-    with FakeSlack() as slack:
-        env.update(
-            SLACK_WEBHOOK_URL=slack.url,
-            AIRFLOW__API__PORT=str(port),
-            AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"{base}/execution/",
-            AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="False",
-            AIRFLOW__CORE__PARALLELISM="2",  # LocalExecutor starts this many workers
-            AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True",  # so this test can read the log over HTTP
-            AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
-        )
-        with running_airflow(env, tmp_path / "standalone.log"):
-            deadline = time.monotonic() + 300
-            while True:  # the trigger works once the DAG processor has parsed dags/
-                triggered = run(airflow_bin / "airflow", ["dags", "trigger", "alerting_smoke"], env)
-                if triggered.returncode == 0 or time.monotonic() > deadline:
-                    break
-                time.sleep(2)
-            assert triggered.returncode == 0, (tmp_path / "standalone.log").read_text(errors="replace")[-5000:]
-            assert slack.wait_for(lambda s: len(posted_alerts(s)) >= 2, timeout=240), [r.text for r in slack.requests]
-            alerts = posted_alerts(slack)
-            task, dag = find(alerts, "task failed")[0], find(alerts, "DAG failed")[0]
-            # The links work: the UI page, and the log behind it, which shows the callback delivered first.
-            assert httpx.get(task.link or "", timeout=30).status_code == 200
-            run_id = task.fields["run_id"]
-            log_api = f"{base}/api/v2/dags/alerting_smoke/dagRuns/{quote(run_id, safe='')}/taskInstances/fail/logs/1"
-            task_log = httpx.get(log_api, headers={"Accept": "application/json"}, timeout=30).text
-    assert task.headline == f"🔥 [Airflow] task failed: alerting_smoke.fail: RuntimeError: {SMOKE_FAILURE} · ci"
-    assert task.fields["when"].endswith("(run_after)"), "a triggered run has no logical date in Airflow 3"
-    assert task.link == f"{base}/dags/alerting_smoke/runs/{quote(run_id, safe='')}/tasks/fail?try_number=1"
-    assert (dag.headline, dag.fields["failed task"], dag.fields["run_id"]) == (
-        "🔥 [Airflow] DAG failed: alerting_smoke · ci",
-        "fail",
-        run_id,
-    )
-    assert SMOKE_FAILURE in task_log and "alerts_lib: Slack alert delivered" in task_log
-    assert_no_secret((tmp_path / "standalone.log").read_text(errors="replace"), TOKEN)
-    for path in (home / "logs").rglob("*"):
-        if path.is_file():
-            assert_no_secret(path.read_text(errors="replace"), TOKEN)

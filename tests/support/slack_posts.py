@@ -17,6 +17,10 @@ class Posted:
     link: str | None
     body: str
 
+    @property
+    def dag(self) -> str:
+        return self.fields.get("dag", "")
+
 
 def split_alerts(payloads: Iterable[Mapping[str, Any]]) -> list[Posted]:
     """Every alert in ``payloads``, in order, one per divider-separated group of blocks."""
@@ -41,7 +45,9 @@ def _parse(blocks: list[dict[str, Any]]) -> Posted:
             fields[label.strip("*")] = value
     link = next((t[1 : t.index("|")].replace("&amp;", "&") for t in texts if t.startswith("<http")), None)
     body = next((t for t in texts if t.startswith("```")), "")
-    return Posted(texts[0].strip("*"), fields, link, body)
+    mention, _, title = texts[0].rpartition("> *") if texts[0].startswith("<") else ("", "", texts[0])
+    headline = f"{mention}> {title.strip('*')}" if mention else title.strip("*")  # "<!subteam^S1> *🔥 …*"
+    return Posted(headline, fields, link, body)
 
 
 def find(alerts: list[Posted], needle: str) -> list[Posted]:
