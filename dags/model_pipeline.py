@@ -4,7 +4,7 @@ Steps, each reported to Slack through alerts_lib:
 
 1. ``train``: least-squares fit of a linear model on synthetic data (pure Python), gated on held-out R².
 2. ``register``: store it as a new version in the file registry (``MODEL_REGISTRY_DIR``) →
-   ``✅ [Airflow] model registered: my_model v12 → @A``.
+   ``✅ [Airflow] model registered: my_model v12 → my_model@A``.
 3. ``wait_ready``: a sensor polling the version's status until READY; FAILED or a timeout →
    ``❌ [Airflow] READY check failed: my_model v12``.
 4. ``hotswap``: ``POST {FASTAPI_RELOAD_URL}/variant/{alias}/reload`` with ``Bearer FASTAPI_TOKEN``, then the
