@@ -62,17 +62,24 @@ class Plan:
     routes: tuple[Route, ...] = ()
     origin: str = "SLACK_WEBHOOK_URL"
     problems: list[str] = field(default_factory=list)
+    _cache: dict[tuple[str | None, ...], list[Destination]] = field(default_factory=dict, repr=False)
 
     def targets(self, alert: Alert | None, env: str | None) -> list[Destination]:
         """Where ``alert`` goes (a plain string counts as severity ``info`` with no source or name)."""
         if not self.routes:
             return list(self.destinations.values())
-        facts = {
-            "severity": alert.severity.value if alert else "info",
-            "source": alert.source if alert else None,
-            "env": (alert.env if alert else None) or env,
-            "name": alert.name if alert else None,
-        }
+        if alert is None:
+            facts_key: tuple[str | None, ...] = ("info", None, env, None)
+        else:
+            facts_key = (alert.severity.value, alert.source, alert.env or env, alert.name)
+        known = self._cache.get(facts_key)
+        if known is None:
+            known = self._cache[facts_key] = self._route(dict(zip(MATCH_KEYS, facts_key, strict=True)))
+            if len(self._cache) > 1000:  # bounded: alerts with ever-new sources cannot grow it forever
+                self._cache.clear()
+        return known
+
+    def _route(self, facts: Mapping[str, str | None]) -> list[Destination]:
         names: list[str] = []
         for route in self.routes:
             if route.matches(facts):

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.airflow_harness import posted_alerts
 from tests.support.airflow_stack import AirflowStack
 from tests.support.fake_slack import FakeSlack
 from tests.support.watch_helpers import wait_for, watch_env, watching
-from tests.test_airflow_integration import airflow_bin, posted_alerts  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.airflow
 
@@ -51,7 +51,7 @@ def watch_alerts(slack: FakeSlack, needle: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def stack(airflow_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowStack]:  # noqa: F811
+def stack(airflow_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowStack]:
     home = tmp_path_factory.mktemp("watch_airflow")
     dags = home / "dags"
     dags.mkdir()
