@@ -251,11 +251,14 @@ class Worker:
 
     # -- intake thread: hands what callers queued to the loop, in batches ----------------------------------
     def _run_intake(self) -> None:
+        """Routing and storm control, on their own thread: a held repeat never wakes the event loop."""
         self._ready.wait()
         while True:
-            first = self._queue.get()
-            batch = [first]
-            while len(batch) < 1000:
+            try:
+                batch = [self._queue.get(timeout=self._storm_wait())]
+            except queue.Empty:
+                batch = []
+            while batch and len(batch) < 1000:
                 try:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
@@ -264,15 +267,56 @@ class Worker:
             if markers:
                 with self._lock:
                     self._markers -= markers
-            try:
-                self._loop.call_soon_threadsafe(self._on_items, batch)
-            except RuntimeError:  # the loop is closed: the worker stopped
-                return
+            admitted = self._admit(batch)
+            if admitted or markers:
+                try:
+                    self._loop.call_soon_threadsafe(self._on_admitted, admitted)
+                except RuntimeError:  # the loop is closed: the worker stopped
+                    return
             if self._stopping and any(x is _WAKE for x in batch):
                 return
-            # In a storm, let repeats pile up for a moment instead of waking the loop for each one: the
-            # GIL hand-offs are what an alerting host would pay for. Pacing is a second; 10 ms is unnoticed.
-            time.sleep(INTAKE_LINGER)
+            if batch:
+                # In a storm, let repeats pile up for a moment instead of waking for each one: the GIL
+                # hand-offs are what an alerting host would pay for. Pacing is a second; 10 ms is unnoticed.
+                time.sleep(INTAKE_LINGER)
+
+    def _storm_wait(self) -> float | None:
+        due = self._storm.next_due()
+        return None if due is None else max(0.0, due - self._clock())
+
+    def _admit(self, batch: list[Any]) -> list[Any]:
+        """What goes on to be rendered: admitted alerts, storm summaries that are due, flush markers in order."""
+        now, wall = self._clock(), time.time()
+        out: list[Any] = []
+        for raw in batch:
+            if raw is _WAKE:
+                continue
+            if isinstance(raw, _Flush):
+                out += self._storm.due(now, force=True)  # a flush closes the windows early: nothing is held back
+                out.append(raw)
+                continue
+            try:
+                self._route(Item._make(raw) if len(raw) == 5 else Item(*raw), now, wall, out)
+            except Exception as exc:  # the worker must outlive any bug in one alert
+                logger.error("alerts_lib: could not process an alert (%s)", type(exc).__name__)
+                logger.debug("alerts_lib: intake error detail", exc_info=True)
+        out += self._storm.due(now)
+        return out
+
+    def _route(self, item: Item, now: float, wall: float, out: list[Any]) -> None:
+        message = item.message
+        raw_alert = message if isinstance(message, Alert) else None
+        for dest in self._targets(item, raw_alert):
+            if raw_alert is None or raw_alert.dedupe:
+                # A repeat costs this lookup and a counter: nothing is rendered or copied for it.
+                key: Hashable = (
+                    dest.name,
+                    item.dedup_key or (raw_alert.storm_key if raw_alert else _text_key(message)),
+                )
+                if not self._storm.admit(key, (dest, raw_alert or message, item.dedup_key), now, wall):
+                    self._stats_of(dest).suppressed += 1
+                    continue
+            out.append((dest, item))
 
     # -- the event loop ------------------------------------------------------------------------------------
     def _run_loop(self) -> None:
@@ -318,57 +362,44 @@ class Worker:
         for lane in self._all_lanes():
             lane.unreported_drops += new
 
-    def _on_items(self, batch: list[Any]) -> None:
+    def _on_admitted(self, entries: list[Any]) -> None:
         try:
             self._account_drops()
-            now, wall = self._clock(), time.time()
+            wall = time.time()
             added: list[tuple[_Lane, _Pending]] = []
-            for raw in batch:
-                if raw is _WAKE:
-                    continue
-                if isinstance(raw, _Flush):
-                    self._summaries(now, force=True, added=added)
-                    raw.seq = self._seq
-                    self._flushes.append(raw)
-                    continue
+            for entry in entries:
                 try:
-                    self._intake(Item._make(raw) if len(raw) == 5 else Item(*raw), now, wall, added)
+                    if isinstance(entry, _Flush):
+                        entry.seq = self._seq
+                        self._flushes.append(entry)
+                    elif isinstance(entry, Summary):
+                        self._summary(entry, wall, added)
+                    else:
+                        dest, item = entry
+                        self._enqueue(dest, item, wall, added)
                 except Exception as exc:  # the worker must outlive any bug in one alert
-                    logger.error("alerts_lib: could not process an alert (%s)", type(exc).__name__)
-                    logger.debug("alerts_lib: intake error detail", exc_info=True)
+                    logger.error("alerts_lib: could not render an alert (%s)", type(exc).__name__)
+                    logger.debug("alerts_lib: render error detail", exc_info=True)
             self._spool_new(added)
             for lane, _ in added:
                 lane.wake.set()
-            self._housekeeping.set()
             self._check_flushes()
         except Exception:
             logger.error("alerts_lib: internal error in the delivery worker", exc_info=True)
 
-    def _intake(self, item: Item, now: float, wall: float, added: list[tuple[_Lane, _Pending]]) -> None:
+    def _enqueue(self, dest: Destination, item: Item, wall: float, added: list[tuple[_Lane, _Pending]]) -> None:
         message = item.message
-        raw_alert = message if isinstance(message, Alert) else None
-        alert: Alert | None = None  # labelled with the env only once something is to be rendered
-        for dest in self._targets(item, raw_alert):
-            stats = self._stats_of(dest)
-            if raw_alert is None or raw_alert.dedupe:
-                # A repeat costs this lookup and a counter: nothing is rendered or copied for it.
-                key: Hashable = (
-                    dest.name,
-                    item.dedup_key or (raw_alert.storm_key if raw_alert else _text_key(message)),
-                )
-                if not self._storm.admit(key, (dest, raw_alert or message, item.dedup_key), now, wall):
-                    stats.suppressed += 1
-                    continue
-            if raw_alert is not None and alert is None:
-                alert = raw_alert.with_env(self.settings.env)
-            render = self._render(dest, message, alert, item.blocks, wall)
-            if render is None:
-                continue
-            for lane in self._lanes_of(dest):
-                pending = _Pending(render, wall, self._next_seq())
-                lane.pending.append(pending)
-                stats.queued += 1
-                added.append((lane, pending))
+        alert = message.with_env(self.settings.env) if isinstance(message, Alert) else None
+        render = self._render(dest, message, alert, item.blocks, wall)
+        if render is not None:
+            self._append(dest, render, wall, added)
+
+    def _append(self, dest: Destination, render: Render, wall: float, added: list[tuple[_Lane, _Pending]]) -> None:
+        for lane in self._lanes_of(dest):
+            pending = _Pending(render, wall, self._next_seq())
+            lane.pending.append(pending)
+            lane.stats.queued += 1
+            added.append((lane, pending))
 
     def _targets(self, item: Item, alert: Alert | None) -> list[Destination]:
         if item.webhook_url is not None:
@@ -426,18 +457,10 @@ class Worker:
         return self._seq
 
     # -- storm summaries, spool, re-sends ------------------------------------------------------------------
-    def _summaries(self, now: float, *, force: bool, added: list[tuple[_Lane, _Pending]]) -> None:
-        wall = time.time()
-        for summary in self._storm.due(now, force=force):
-            dest, sample, _ = summary.sample
-            if not getattr(dest, "storm_summaries", True):
-                continue
-            render = dest.render(_summary_alert(summary, sample, self.settings.env), now=wall)
-            for lane in self._lanes_of(dest):
-                pending = _Pending(render, wall, self._next_seq())
-                lane.pending.append(pending)
-                lane.stats.queued += 1
-                added.append((lane, pending))
+    def _summary(self, summary: Summary[Any], wall: float, added: list[tuple[_Lane, _Pending]]) -> None:
+        dest, sample, _ = summary.sample
+        if getattr(dest, "storm_summaries", True):
+            self._append(dest, dest.render(_summary_alert(summary, sample, self.settings.env), now=wall), wall, added)
 
     def _spool_new(self, added: list[tuple[_Lane, _Pending]]) -> None:
         if self._durability is None or not added:
@@ -475,7 +498,6 @@ class Worker:
             now = self._clock()
             self._account_drops()
             added: list[tuple[_Lane, _Pending]] = []
-            self._summaries(now, force=False, added=added)
             for dest in list(self.plan.destinations.values()):
                 for render in dest.resends(time.time()):
                     for lane in self._lanes_of(dest):
@@ -490,9 +512,6 @@ class Worker:
                 next_poll = now + SPOOL_POLL
             self._check_flushes()
             wait = next_poll - now
-            due = self._storm.next_due()
-            if due is not None:
-                wait = min(wait, max(due - now, 0.0))
             if any(getattr(d, "resend_interval", None) for d in self.plan.destinations.values()):
                 wait = min(wait, 1.0)
             self._housekeeping.clear()

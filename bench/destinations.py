@@ -5,7 +5,8 @@
    p99 must stay within 20x of the baseline's.
 2. Cross-destination delay: two destinations get every alert; one is a real server (another process) that
    never answers. The time from ``send_slack_alert`` to arrival at the healthy destination is compared with a
-   run where both destinations are healthy. Target: the hanging one adds ≤ 50 ms.
+   run where both destinations are healthy (median and p90 of 40 alerts each; the max is printed too, but on a
+   shared machine it measures the machine). Target: the hanging one adds ≤ 50 ms.
 
     python bench/destinations.py
 """
@@ -50,7 +51,7 @@ to = ["other"]
 [[routes]]
 to = ["team"]
 """
-SAMPLES = 20
+SAMPLES = 40
 
 
 def caller_cost(config: str) -> tuple[float, float]:
@@ -102,22 +103,21 @@ def main() -> int:
         hang_proc.terminate()
         ok_proc.terminate()
     ratio = p99 / base99
-    extra = statistics.median(hanging) - statistics.median(healthy)
-    worst = max(hanging) - statistics.median(healthy)
+    q = statistics.quantiles
+    extra50 = statistics.median(hanging) - statistics.median(healthy)
+    extra90 = q(hanging, n=10)[-1] - q(healthy, n=10)[-1]
     print(f"caller with 3 destinations, 4 routes: p50 {p50:.2f} µs, p99 {p99:.2f} µs")
     print(f"SimpleQueue.put_nowait:                p50 {base50:.2f} µs, p99 {base99:.2f} µs")
     print(f"p99 ratio: {ratio:.1f}x (target ≤ 20x)  {'OK' if ratio <= 20 else 'MISS'}")
+    for name, samples in (("healthy", healthy), ("hanging", hanging)):
+        print(
+            f"arrival at the healthy destination, other {name}: median {statistics.median(samples):.1f} ms, "
+            f"p90 {q(samples, n=10)[-1]:.1f} ms, max {max(samples):.1f} ms"
+        )
+    worst = max(extra50, extra90)
     print(
-        f"arrival at the healthy destination, other healthy: median {statistics.median(healthy):.1f} ms, "
-        f"max {max(healthy):.1f} ms"
-    )
-    print(
-        f"arrival at the healthy destination, other hanging: median {statistics.median(hanging):.1f} ms, "
-        f"max {max(hanging):.1f} ms"
-    )
-    print(
-        f"delay added by a hanging destination: median {extra:.1f} ms, worst {worst:.1f} ms (target ≤ 50 ms)  "
-        f"{'OK' if worst <= 50 else 'MISS'}"
+        f"delay added by a hanging destination: median {extra50:+.1f} ms, p90 {extra90:+.1f} ms "
+        f"(target ≤ 50 ms)  {'OK' if worst <= 50 else 'MISS'}"
     )
     return 0 if ratio <= 20 and worst <= 50 else 1
 
