@@ -7,17 +7,22 @@ compose is installed.
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
 import alerts_lib
+from alerts_lib import formatters
+from alerts_lib._config import build_plan
+from alerts_lib.watch import _config as watch_config
 from demo.procs import REPO_ROOT
 from fastapi_app.registry import FileRegistry
 from fastapi_app.settings import ServiceSettings
@@ -76,7 +81,7 @@ def test_compose_file_is_valid(tmp_path: Path) -> None:
     assert set(raw) - {"services", "volumes", "networks", "secrets", "configs"} <= {
         k for k in raw if k.startswith("x-")
     }
-    assert set(raw["services"]) == {"inbox", "fastapi", "airflow"}
+    assert set(raw["services"]) == {"inbox", "fastapi", "airflow", "watch", "alertmanager"}
     cli = compose_cli()
     if cli is None:  # no compose CLI here: the structural tests in this module are the check
         return
@@ -141,8 +146,10 @@ def test_host_ports_come_from_env_and_airflow_tasks_do_not_depend_on_them() -> N
 
 
 def test_services_start_only_once_their_dependencies_are_healthy(services: dict[str, Any]) -> None:
-    assert set(services["fastapi"]["depends_on"]) == {"inbox"}
-    assert set(services["airflow"]["depends_on"]) == {"inbox", "fastapi"}
+    assert set(services["fastapi"]["depends_on"]) == {"inbox", "alertmanager"}
+    assert set(services["airflow"]["depends_on"]) == {"inbox", "alertmanager", "fastapi"}
+    assert set(services["watch"]["depends_on"]) == {"fastapi", "airflow"}
+    assert set(services["alertmanager"]["depends_on"]) == {"inbox"}
     for name, service in services.items():
         assert "healthcheck" in service, f"{name} has no healthcheck"
         for dependency, spec in (service.get("depends_on") or {}).items():
@@ -185,6 +192,58 @@ def test_airflow_gets_every_variable_the_dags_read(services: dict[str, Any]) -> 
         assert airflow_env[variable] == path, f"{variable} differs between fastapi and airflow"
         mounts = [[v.split(":")[0] for v in services[name]["volumes"] if v.endswith(":" + path)] for name in mounted]
         assert mounts[0] == mounts[1] and mounts[0][0] in volumes, f"{path} must be one named volume in both"
+
+
+def test_the_watch_watches_the_stack_by_service_name_and_probes_itself(services: dict[str, Any]) -> None:
+    """Its configuration parses as the watch parses it, and it watches the names compose gives the services."""
+    watch = services["watch"]
+    assert watch["build"] == services["fastapi"]["build"], "the model service's image"
+    assert watch["command"] == ["python", "-m", "alerts_lib", "watch"]
+    assert watch["healthcheck"]["test"] == ["CMD", "python", "-m", "alerts_lib", "watch", "--probe"]
+    config = watch_config.from_args(argparse.Namespace(), env_of(watch))
+    watch_config.validate(config)
+    assert config.airflow == "http://airflow:8080" and config.airflow_user is None, "GET /auth/token, no user"
+    assert {t.name: t.url for t in config.http} == {
+        "model": "http://fastapi:8000/health",
+        "alertmanager": "http://alertmanager:9093/-/healthy",
+    }
+    assert config.interval == 10
+
+
+def test_every_alerting_service_routes_with_the_compose_config(
+    services: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same ALERTS_CONFIG everywhere: everything to the inbox, critical alerts to Alertmanager too."""
+    target = ":/etc/alerts_lib/alerts.toml:ro"
+    mounts = {name: [v for v in s.get("volumes", []) if v.endswith(target)] for name, s in services.items()}
+    assert {name for name, m in mounts.items() if m} == {"fastapi", "airflow", "watch"}
+    for name in ("fastapi", "airflow", "watch"):
+        assert env_of(services[name])["ALERTS_CONFIG"] == "/etc/alerts_lib/alerts.toml", name
+    source = REPO_ROOT / mounts["watch"][0].split(":")[0]
+    for key, value in env_of(services["watch"]).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("ALERTS_CONFIG", str(source))
+    plan = build_plan(alerts_lib.Settings())
+    assert not plan.problems, plan.problems
+    assert {name: d.kind for name, d in plan.destinations.items()} == {"inbox": "slack", "am": "alertmanager"}
+    for alert, expected in (
+        (formatters.airflow_event("dag", task_id="task"), ["inbox", "am"]),
+        (formatters.alert("down", severity="critical", name="ServiceDown"), ["inbox", "am"]),
+        (formatters.alert("degraded", severity="warning"), ["inbox"]),
+        (None, ["inbox"]),
+    ):
+        assert [d.name for d in plan.targets(alert, "local")] == expected, alert
+
+
+def test_alertmanager_posts_to_the_inbox_and_is_published(services: dict[str, Any]) -> None:
+    alertmanager = services["alertmanager"]
+    assert alertmanager["build"]["dockerfile"] == "docker/alertmanager.Dockerfile"
+    config = yaml.safe_load((REPO_ROOT / "deploy/alertmanager/alertmanager.yml").read_text())
+    [receiver] = config["receivers"]
+    assert urlsplit(receiver["slack_configs"][0]["api_url"]).netloc == "inbox:8025"
+    mounted = {v.split(":")[1] for v in alertmanager["volumes"]}
+    assert mounted == {"/etc/alertmanager/alertmanager.yml", "/etc/alertmanager/templates/slack.tmpl"}
+    assert "/-/healthy" in " ".join(alertmanager["healthcheck"]["test"])
 
 
 # -- secrets ---------------------------------------------------------------------------------------------

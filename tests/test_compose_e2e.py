@@ -1,6 +1,7 @@
 """docker-compose.yaml for real, as a new user runs it: ``.env`` from ``.env.example`` with a token and
 non-default ports, ``up -d --build``, both example DAGs triggered through Airflow's REST API from the host,
-and the inbox showing every alert, with a log link that opens.
+and the inbox showing every alert, with a log link that opens; critical alerts also through Alertmanager;
+the model service's container stopped and started, and the watch's alert and recovery.
 
 Needs a Docker engine and compose. As root, ``../shared/compose-standins.sh`` provides them (Debian's dockerd
 and docker-compose; base images built from Debian packages when the image registry is unreachable, ~10 min
@@ -21,6 +22,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 import httpx
@@ -50,6 +52,8 @@ HEALTHY_TIMEOUT = 480
 DAGS_PARSED_TIMEOUT = 180
 RUN_TIMEOUT = 300
 INBOX_TIMEOUT = 60
+WATCH_INTERVAL = 5  # .env's WATCH_INTERVAL: the watch alerts after two failing polls, recovers after two good ones
+RECOVERY_TIMEOUT = 180  # the service's container starting again, then two polls
 API_TIMEOUT = 90  # one REST call; Airflow's API server answers slowly while the machine is busy
 LOG_TAIL = 150
 
@@ -193,7 +197,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         unavailable("the compose test", problem)
     ports: dict[str, int] = {}
     for name in PORT_VARIABLES:  # free, and never the defaults: the point is that other ports work
-        while (port := free_port()) in (8025, 8000, 8080, *ports.values()):
+        while (port := free_port()) in (8025, 8000, 8080, 9093, *ports.values()):
             pass
         ports[name] = port
     hook_secret = "e2e" + secrets.token_hex(12)
@@ -205,6 +209,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 "FASTAPI_TOKEN": token,
                 # The inbox takes any /services/... path; a token-like last segment proves it is never logged.
                 "SLACK_WEBHOOK_URL": f"http://inbox:8025/services/T0E2E/B0E2E/{hook_secret}",
+                "WATCH_INTERVAL": str(WATCH_INTERVAL),
                 **{name: str(port) for name, port in ports.items()},
             }
         )
@@ -309,14 +314,30 @@ def runs(stack: Stack) -> Iterator[Runs]:
         airflow.client.close()
 
 
-def inbox_alerts(stack: Stack, *needles: str) -> list[Posted]:
-    """The inbox's alerts (its JSON API, oldest first), once each needle is in some headline."""
-    deadline = time.monotonic() + INBOX_TIMEOUT
+def inbox_payloads(stack: Stack) -> list[dict[str, Any]]:
+    """Every payload the inbox received (its JSON API), oldest first."""
+    messages = httpx.get(stack.url("INBOX_PORT") + "/api/messages", timeout=10).json()["messages"]
+    return [m["payload"] for m in reversed(messages)]
+
+
+def inbox_alerts(stack: Stack, *needles: str, timeout: float = INBOX_TIMEOUT) -> list[Posted]:
+    """alerts_lib's alerts in the inbox, oldest first, once each needle is in some headline."""
+    deadline = time.monotonic() + timeout
     while True:
-        messages = httpx.get(stack.url("INBOX_PORT") + "/api/messages", timeout=10).json()["messages"]
-        alerts = split_alerts(m["payload"] for m in reversed(messages))
+        alerts = split_alerts(inbox_payloads(stack))
         if all(find(alerts, n) for n in needles) or time.monotonic() > deadline:
             return alerts
+        time.sleep(1)
+
+
+def alertmanager_notifications(stack: Stack, title: str) -> list[dict[str, Any]]:
+    """Alertmanager's Slack notifications in the inbox (one attachment each, our template) with this title."""
+    deadline = time.monotonic() + INBOX_TIMEOUT
+    while True:
+        attachments = [a for p in inbox_payloads(stack) for a in p.get("attachments") or ()]
+        found = [a for a in attachments if a.get("title") == title]
+        if found or time.monotonic() > deadline:
+            return found
         time.sleep(1)
 
 
@@ -328,10 +349,15 @@ def headlines(alerts: list[Posted]) -> list[str]:
 
 
 def test_every_service_is_healthy_on_the_ports_set_in_env(stack: Stack) -> None:
-    for variable, service, port in (("INBOX_PORT", "inbox", 8025), ("FASTAPI_PORT", "fastapi", 8000)):
+    published_ports = (
+        ("INBOX_PORT", "inbox", 8025),
+        ("FASTAPI_PORT", "fastapi", 8000),
+        ("AIRFLOW_PORT", "airflow", 8080),
+        ("ALERTMANAGER_PORT", "alertmanager", 9093),
+    )
+    for variable, service, port in published_ports:
         published = stack.run("port", service, str(port)).stdout.strip()
         assert published == f"127.0.0.1:{stack.ports[variable]}", f"{service} is published as {published!r}"
-    assert stack.run("port", "airflow", "8080").stdout.strip() == f"127.0.0.1:{stack.ports['AIRFLOW_PORT']}"
     assert httpx.get(stack.url("INBOX_PORT") + "/healthz", timeout=10).json()["status"] == "ok"
     health = httpx.get(stack.url("FASTAPI_PORT") + "/health", timeout=10).json()
     assert (health["status"], health["loaded"]) == ("ok", ["A", "B"]), "the seed step filled the registry"
@@ -339,18 +365,23 @@ def test_every_service_is_healthy_on_the_ports_set_in_env(stack: Stack) -> None:
     assert {k: v["status"] for k, v in airflow.items()} == dict.fromkeys(
         ("metadatabase", "scheduler", "triggerer", "dag_processor"), "healthy"
     )
-    assert find(inbox_alerts(stack, "[FastAPI] started"), "🚀 [FastAPI] started: my_model@A, my_model@B · local")
+    assert httpx.get(stack.url("ALERTMANAGER_PORT") + "/-/healthy", timeout=10).status_code == 200
+    alerts = inbox_alerts(stack, "[FastAPI] started", "[Watch] watch started")
+    assert find(alerts, "🚀 [FastAPI] started: my_model@A, my_model@B · local"), headlines(alerts)
+    watching = "ℹ️ [Watch] watch started: Airflow + 2 services (model, alertmanager) · local"
+    assert find(alerts, watching), headlines(alerts)
+    assert not find(alerts, "[Watch] Airflow"), "the watch sees Airflow healthy and can read its API"
 
 
 def test_service_and_airflow_share_the_spool_as_the_same_user(stack: Stack) -> None:
-    """One named volume at /spool, mode 0700, owned by uid 50000 (gid 0), which both containers run as."""
+    """One named volume at /spool, mode 0700, owned by uid 50000 (gid 0), which all three containers run as."""
     probe = f".compose-e2e-probe-{secrets.token_hex(4)}"
     state = (
         "import os, json; s = os.stat('/spool');"
         "print(json.dumps([os.getuid(), os.getgid(), s.st_uid, s.st_gid, oct(s.st_mode & 0o777),"
         " os.environ.get('ALERTS_SPOOL_DIR')]))"
     )
-    for service in ("fastapi", "airflow"):
+    for service in ("fastapi", "airflow", "watch"):
         assert json.loads(stack.exec(service, state)) == [50000, 0, 50000, 0, "0o700", "/spool"], service
     stack.exec("fastapi", f"open('/spool/{probe}', 'w').write('from fastapi')")
     assert stack.exec("airflow", f"import os; print(open('/spool/{probe}').read()); os.remove('/spool/{probe}')")
@@ -396,6 +427,54 @@ def test_alerting_smoke_alerts_with_a_log_link_that_opens_from_the_host(stack: S
     assert SMOKE_FAILURE in log.text and "alerts_lib: Slack alert delivered" in log.text
     for name, value in stack.secrets.items():
         assert value not in log.text, f"the {name} is in the task log"
+
+
+def test_a_critical_alert_also_reaches_the_inbox_through_alertmanager(stack: Stack, runs: Runs) -> None:
+    """deploy/compose/alerts.toml routes critical alerts to the inbox and to Alertmanager; Alertmanager's
+    notification (our template) lands in the inbox too, once for the group."""
+    [notification] = alertmanager_notifications(stack, "FIRING: AirflowTaskFailed")
+    assert notification["text"].startswith(
+        f"*firing* 🔥 [Airflow] task failed: alerting_smoke.fail: RuntimeError: {SMOKE_FAILURE} · local"
+    ), notification["text"]
+    assert "View log" in notification["text"]
+    listed = httpx.get(stack.url("ALERTMANAGER_PORT") + "/api/v2/alerts", timeout=10).json()
+    failed = [a["labels"] for a in listed if a["labels"]["alertname"] == "AirflowTaskFailed"]
+    assert failed == [
+        {
+            "alertname": "AirflowTaskFailed",
+            "severity": "critical",
+            "source": "Airflow",
+            "env": "local",
+            "dag_id": "alerting_smoke",
+            "task_id": "fail",
+        }
+    ], failed
+    assert {a["labels"]["severity"] for a in listed} == {"critical"}, "only critical alerts go there"
+
+
+def test_the_watch_alerts_when_the_service_container_stops_and_when_it_is_back(stack: Stack, runs: Runs) -> None:
+    """The service cannot say it is gone: the watch does (after two failed polls), through the inbox and,
+    being critical, Alertmanager; then its recovery with how long it lasted."""
+    started = time.monotonic()
+    stopped = stack.run("stop", "-t", "10", "fastapi")
+    assert stopped.returncode == 0, stopped.stderr[-2000:]
+    try:
+        alerts = inbox_alerts(stack, "[Watch] service model down")
+        _timed(stack.timings, "stop → watch alert", started)
+        down = find(alerts, "[Watch] service model down")
+        assert len(down) == 1, f"one alert, not one per poll: {headlines(alerts)}"
+        assert down[0].headline.startswith("🔥 [Watch] service model down: "), down[0].headline
+        assert alertmanager_notifications(stack, "FIRING: ServiceDown"), "the down alert is critical"
+    finally:
+        started = time.monotonic()
+        restarted = stack.run("start", "fastapi")
+    assert restarted.returncode == 0, restarted.stderr[-2000:]
+    alerts = inbox_alerts(stack, "[Watch] service model healthy again", timeout=RECOVERY_TIMEOUT)
+    back = find(alerts, "[Watch] service model healthy again")
+    assert [a.headline[:44] for a in back] == ["✅ [Watch] service model healthy again after "], headlines(alerts)
+    _timed(stack.timings, "start → watch recovery", started)
+    assert stack.states()["watch"] == "healthy"
+    wait_healthy(stack, {"fastapi"})
 
 
 def test_no_secret_appears_in_any_service_log(stack: Stack, runs: Runs) -> None:

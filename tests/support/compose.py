@@ -14,7 +14,8 @@ from demo.procs import REPO_ROOT
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yaml"
 ENV_EXAMPLE = REPO_ROOT / ".env.example"
-PORT_VARIABLES = ("INBOX_PORT", "FASTAPI_PORT", "AIRFLOW_PORT")  # host ports, offered by .env.example
+# Host ports, offered by .env.example.
+PORT_VARIABLES = ("INBOX_PORT", "FASTAPI_PORT", "AIRFLOW_PORT", "ALERTMANAGER_PORT")
 
 
 def compose_services() -> dict[str, Any]:
