@@ -10,11 +10,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY alerts_lib ./alerts_lib
-COPY fastapi_app ./fastapi_app
-COPY inbox ./inbox
-COPY demo ./demo
+COPY apps/pyproject.toml ./apps/
+COPY apps/fastapi_app ./apps/fastapi_app
+COPY apps/inbox ./apps/inbox
+COPY apps/demo ./apps/demo
 # uid 50000 / gid 0 like the Airflow image, so both can write the shared registry volume.
-RUN pip install ".[service]" \
+RUN pip install . ./apps \
     && useradd --uid 50000 --gid 0 --no-create-home --shell /usr/sbin/nologin app \
     && mkdir -p /registry \
     && chown 50000:0 /registry \

@@ -27,9 +27,10 @@ import fastapi_app.main
 import inbox
 import inbox.__main__
 from alerts_lib._settings import load_settings
-from demo.procs import REPO_ROOT, Child, free_port, running_inbox
+from demo.procs import Child, free_port, running_inbox
 from fastapi_app.registry import FileRegistry
 from fastapi_app.settings import ServiceSettings
+from tests.support.paths import APPS, REPO_ROOT
 
 COMPOSE = REPO_ROOT / "docker-compose.yaml"
 ENV_EXAMPLE = REPO_ROOT / ".env.example"
@@ -167,13 +168,14 @@ def test_build_context_dockerfile_target_and_copied_files_exist(services: dict[s
 
 def test_images_install_what_their_commands_import() -> None:
     service_image = (REPO_ROOT / "docker/service.Dockerfile").read_text()
-    assert 'pip install ".[service]"' in service_image
+    assert "pip install . ./apps" in service_image
     for module in ("inbox", "fastapi_app", "demo.seed"):
         assert f"python -m {module}" in service_image
         assert importlib.util.find_spec(module) is not None
-    pyproject = (REPO_ROOT / "pyproject.toml").read_text()
-    for package in ("alerts_lib", "fastapi_app", "inbox", "demo"):
-        assert f'"{package}*"' in pyproject, f"{package} is not in the installed packages"
+    for project, packages in ((REPO_ROOT, ("alerts_lib",)), (APPS, ("fastapi_app", "inbox", "demo"))):
+        pyproject = (project / "pyproject.toml").read_text()
+        for package in packages:
+            assert f'"{package}*"' in pyproject, f"{package} is not in {project.name}'s installed packages"
 
 
 def test_airflow_is_the_tested_version_with_the_project_and_dags(services: dict[str, Any]) -> None:
@@ -186,7 +188,8 @@ def test_airflow_is_the_tested_version_with_the_project_and_dags(services: dict[
     dockerfile = (REPO_ROOT / airflow["build"]["dockerfile"]).read_text()
     assert f"ARG AIRFLOW_VERSION={airflow_venv.AIRFLOW_VERSION}" in dockerfile
     assert "FROM apache/airflow:${AIRFLOW_VERSION}" in dockerfile
-    assert 'pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" /opt/alerts_lib' in dockerfile
+    install = 'pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" /opt/alerts_lib /opt/alerts_lib/apps'
+    assert install in dockerfile, "Airflow pinned in the same command as the library and the apps (for the DAGs)"
     assert airflow["command"] in ("standalone", ["standalone"])
     assert "./dags:/opt/airflow/dags:ro" in airflow["volumes"], "dags/ mounted where Airflow looks"
     assert "AIRFLOW__CORE__DAGS_FOLDER" not in env_of(airflow)
@@ -256,7 +259,7 @@ def test_service_environment_is_what_the_code_reads(services: dict[str, Any], mo
         *(str(f.validation_alias) for f in ServiceSettings.model_fields.values()),
         "SLACK_WEBHOOK_URL",
         *(f"ALERTS_{name.upper()}" for name in alerts_lib.Settings.model_fields),
-        *env_names_read([REPO_ROOT / "fastapi_app/__main__.py", REPO_ROOT / "fastapi_app/registry.py"]),
+        *env_names_read([APPS / "fastapi_app/__main__.py", APPS / "fastapi_app/registry.py"]),
     }
     assert set(fastapi_env) <= known, f"unknown variables: {set(fastapi_env) - known}"
     for key, value in fastapi_env.items():
@@ -265,7 +268,7 @@ def test_service_environment_is_what_the_code_reads(services: dict[str, Any], mo
     assert settings.reload_auth == "token" and settings.model_registry_dir == "/registry"
 
     inbox_env = env_of(services["inbox"])
-    assert set(inbox_env) <= env_names_read([REPO_ROOT / "inbox/__main__.py"])
+    assert set(inbox_env) <= env_names_read([APPS / "inbox/__main__.py"])
 
 
 def test_airflow_gets_every_variable_the_dags_read(services: dict[str, Any]) -> None:
