@@ -9,8 +9,9 @@ RUN mkdir -p /spool && chown 50000:0 /spool && chmod 0700 /spool
 USER 50000:0
 COPY --chown=airflow:0 pyproject.toml README.md /opt/alerts_lib/
 COPY --chown=airflow:0 alerts_lib /opt/alerts_lib/alerts_lib
-COPY --chown=airflow:0 fastapi_app /opt/alerts_lib/fastapi_app
-COPY --chown=airflow:0 inbox /opt/alerts_lib/inbox
-COPY --chown=airflow:0 demo /opt/alerts_lib/demo
+COPY --chown=airflow:0 apps/pyproject.toml /opt/alerts_lib/apps/
+COPY --chown=airflow:0 apps/fastapi_app /opt/alerts_lib/apps/fastapi_app
+COPY --chown=airflow:0 apps/inbox /opt/alerts_lib/apps/inbox
+COPY --chown=airflow:0 apps/demo /opt/alerts_lib/apps/demo
 # Pinning apache-airflow in the same command keeps pip from up- or downgrading Airflow itself.
-RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" /opt/alerts_lib
+RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" /opt/alerts_lib /opt/alerts_lib/apps

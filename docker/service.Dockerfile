@@ -10,13 +10,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY alerts_lib ./alerts_lib
-COPY fastapi_app ./fastapi_app
-COPY inbox ./inbox
-COPY demo ./demo
+COPY apps/pyproject.toml ./apps/
+COPY apps/fastapi_app ./apps/fastapi_app
+COPY apps/inbox ./apps/inbox
+COPY apps/demo ./apps/demo
 # uid 50000 / gid 0 like the Airflow image, so both can write the shared registry volume and share the
 # spool (a 0700 directory: only that uid may read the queued alerts). An empty named volume takes these
 # owners and modes the first time it is mounted.
-RUN pip install ".[service]" \
+RUN pip install . ./apps \
     && useradd --uid 50000 --gid 0 --no-create-home --shell /usr/sbin/nologin app \
     && mkdir -p /registry /spool \
     && chown 50000:0 /registry /spool \

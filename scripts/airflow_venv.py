@@ -28,8 +28,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_VENV = REPO / ".venv-airflow"
 AIRFLOW_VERSION = "3.3.2"
-# What ends up in the installed wheel (see pyproject's packages) and decides whether to reinstall.
-PACKAGES = ("alerts_lib", "fastapi_app")
+# The two distributions installed (the library; apps/, for the DAGs' fastapi_app.registry): what ends up in
+# their wheels (see each pyproject's packages) decides whether to reinstall.
+PROJECTS = (".", "apps")
+PACKAGES = ("alerts_lib", "apps/fastapi_app", "apps/inbox", "apps/demo")
 STAMP = "alerts_lib-install.sha256"
 COPY_IGNORE = (".git", ".venv*", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "model_registry")
 
@@ -39,7 +41,7 @@ log = logging.getLogger("airflow_venv")
 def source_digest(airflow_version: str) -> str:
     """A hash of everything the installed copy of the project is built from."""
     digest = hashlib.sha256(f"airflow=={airflow_version}\n".encode())
-    files = [REPO / "pyproject.toml"]
+    files = [REPO / project / "pyproject.toml" for project in PROJECTS]
     for package in PACKAGES:
         files += sorted(p for p in (REPO / package).rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     for path in files:
@@ -74,8 +76,11 @@ def ensure(venv_dir: Path, airflow_version: str = AIRFLOW_VERSION) -> Path:
             # Built from a clean copy: an in-tree build/ could carry stale modules into the wheel.
             source = Path(tmp) / "src"
             shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(*COPY_IGNORE))
-            pip(python, str(source))  # the project's own dependencies (httpx, pydantic-settings, …)
-            pip(python, "--no-deps", "--force-reinstall", str(source))  # this tree, even at the same version
+            projects = [str(source / project) for project in PROJECTS]
+            # Their dependencies (httpx, pydantic-settings, the apps' fastapi, …), Airflow pinned in the same
+            # command so pip cannot move Airflow's own pins (FastAPI) to satisfy them.
+            pip(python, f"apache-airflow=={airflow_version}", *projects)
+            pip(python, "--no-deps", "--force-reinstall", *projects)  # this tree, even at the same version
         stamp.write_text(digest + "\n")
     return python
 

@@ -18,9 +18,9 @@ import pytest
 from alerts_lib import formatters
 from alerts_lib._policy import Verdict
 from alerts_lib.destinations.alertmanager import AlertmanagerDestination
-from demo.procs import REPO_ROOT
 from tests.support import alertmanager as am
 from tests.support.fake_slack import FakeSlack, Request
+from tests.support.paths import REPO_ROOT
 
 pytestmark = pytest.mark.alertmanager
 QUIET = 3.0  # seconds with no further notification: three group intervals

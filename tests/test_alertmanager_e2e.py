@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from demo.procs import REPO_ROOT
 from tests.support import alertmanager as am
 from tests.support.fake_slack import FakeSlack
+from tests.support.paths import REPO_ROOT
 
 pytestmark = pytest.mark.alertmanager
 

@@ -23,9 +23,9 @@ import alerts_lib
 from alerts_lib import formatters
 from alerts_lib._config import build_plan
 from alerts_lib.watch import _config as watch_config
-from demo.procs import REPO_ROOT
 from fastapi_app.registry import FileRegistry
 from fastapi_app.settings import ServiceSettings
+from tests.support.paths import APPS, REPO_ROOT
 from tests.support.compose import COMPOSE_FILE, ENV_EXAMPLE, PORT_VARIABLES, clean_env, compose_cli, compose_services
 
 TOKEN = "compose-test-token"
@@ -116,7 +116,8 @@ def test_airflow_is_the_tested_version_with_the_project_and_dags(services: dict[
     dockerfile = (REPO_ROOT / airflow["build"]["dockerfile"]).read_text()
     assert f"ARG AIRFLOW_VERSION={airflow_venv.AIRFLOW_VERSION}" in dockerfile
     assert "FROM apache/airflow:${AIRFLOW_VERSION}" in dockerfile
-    assert 'pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" /opt/alerts_lib' in dockerfile
+    install = 'pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" /opt/alerts_lib /opt/alerts_lib/apps'
+    assert install in dockerfile, "Airflow pinned in the same command as the library and the apps (for the DAGs)"
     assert airflow["command"] in ("standalone", ["standalone"])
     assert "./dags:/opt/airflow/dags:ro" in airflow["volumes"], "dags/ mounted where Airflow looks"
     assert "AIRFLOW__CORE__DAGS_FOLDER" not in env_of(airflow)
@@ -162,7 +163,7 @@ def test_service_environment_is_what_the_code_reads(services: dict[str, Any], mo
         *(str(f.validation_alias) for f in ServiceSettings.model_fields.values()),
         "SLACK_WEBHOOK_URL",
         *(f"ALERTS_{name.upper()}" for name in alerts_lib.Settings.model_fields),
-        *env_names_read([REPO_ROOT / "fastapi_app/__main__.py", REPO_ROOT / "fastapi_app/registry.py"]),
+        *env_names_read([APPS / "fastapi_app/__main__.py", APPS / "fastapi_app/registry.py"]),
     }
     assert set(fastapi_env) <= known, f"unknown variables: {set(fastapi_env) - known}"
     for key, value in fastapi_env.items():
@@ -171,7 +172,7 @@ def test_service_environment_is_what_the_code_reads(services: dict[str, Any], mo
     assert settings.reload_auth == "token" and settings.model_registry_dir == "/registry"
 
     inbox_env = env_of(services["inbox"])
-    assert set(inbox_env) <= env_names_read([REPO_ROOT / "inbox/__main__.py"])
+    assert set(inbox_env) <= env_names_read([APPS / "inbox/__main__.py"])
 
 
 def test_airflow_gets_every_variable_the_dags_read(services: dict[str, Any]) -> None:

@@ -28,7 +28,8 @@ from urllib.parse import quote, unquote, urlsplit
 import httpx
 import pytest
 
-from demo.procs import REPO_ROOT, free_port
+from demo.procs import free_port
+from tests.support.paths import REPO_ROOT
 from tests.support.ci import unavailable
 from tests.support.compose import (
     COMPOSE_FILE,

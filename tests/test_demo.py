@@ -22,8 +22,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from demo import browser
-from demo.procs import REPO_ROOT
 from tests.support.chrome import require_chromium
+from tests.support.paths import REPO_ROOT
 
 STARTUP = ["[FastAPI] started: my_model@A, my_model@B", "local demo running", "watch started: 1 service (model)"]
 SCENARIO = [

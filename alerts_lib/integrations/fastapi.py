@@ -39,7 +39,9 @@ try:
     from starlette.routing import BaseRoute, Host, Match, Mount
     from starlette.types import ASGIApp, Receive, Scope, Send
 except ImportError as exc:  # pragma: no cover - exercised only without FastAPI installed
-    raise ImportError("alerts_lib.integrations.fastapi needs FastAPI (or Starlette): pip install fastapi") from exc
+    raise ImportError(
+        "alerts_lib.integrations.fastapi needs FastAPI (or Starlette): pip install 'alerts_lib[fastapi]'"
+    ) from exc
 
 import alerts_lib
 from alerts_lib import Alert, formatters, metrics

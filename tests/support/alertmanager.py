@@ -23,7 +23,8 @@ import httpx
 import pytest
 import yaml
 
-from demo.procs import REPO_ROOT, Child, free_port
+from demo.procs import Child, free_port
+from tests.support.paths import REPO_ROOT
 
 DEPLOY = REPO_ROOT / "deploy" / "alertmanager"
 BINARY_NAMES = ("prometheus-alertmanager", "alertmanager")

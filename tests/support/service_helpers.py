@@ -19,11 +19,11 @@ import httpx
 from fastapi_app.registry import FileRegistry
 from fastapi_app.seed import seed_registry
 from fastapi_app.settings import ServiceSettings
+from tests.support.paths import REPO_ROOT
 
 ADMIN_TOKEN = "adm1n-t0ken-DO-NOT-LEAK"
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 MODEL = "my_model"
-REPO_ROOT = Path(__file__).resolve().parents[2]
 FEATURES = {"x1": 1.0, "x2": 2.0, "x3": 3.0}
 
 # Environment variables that configure the service; cleared so a developer's shell cannot change a test.

@@ -18,8 +18,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
 
 def free_port(host: str = "127.0.0.1") -> int:
     """A port nothing listens on right now (the OS picks it)."""
@@ -81,7 +79,6 @@ class Child:
         self.proc = subprocess.Popen(  # noqa: S603 (fixed argv, no shell)
             list(command),
             env=dict(env),
-            cwd=REPO_ROOT,
             stdout=out,
             stderr=subprocess.STDOUT if out else None,
             start_new_session=True,  # a terminal's Ctrl-C reaches only the parent, which stops us in order
