@@ -25,8 +25,8 @@ from alerts_lib._config import build_plan
 from alerts_lib.watch import _config as watch_config
 from fastapi_app.registry import FileRegistry
 from fastapi_app.settings import ServiceSettings
-from tests.support.paths import APPS, REPO_ROOT
 from tests.support.compose import COMPOSE_FILE, ENV_EXAMPLE, PORT_VARIABLES, clean_env, compose_cli, compose_services
+from tests.support.paths import APPS, REPO_ROOT
 
 TOKEN = "compose-test-token"
 INTERPOLATION = re.compile(r"\$\{(?P<name>\w+)(?::(?P<op>[-?])(?P<arg>[^}]*))?\}")

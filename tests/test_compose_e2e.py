@@ -29,7 +29,6 @@ import httpx
 import pytest
 
 from demo.procs import free_port
-from tests.support.paths import REPO_ROOT
 from tests.support.ci import unavailable
 from tests.support.compose import (
     COMPOSE_FILE,
@@ -39,6 +38,7 @@ from tests.support.compose import (
     compose_services,
     env_file_from_example,
 )
+from tests.support.paths import REPO_ROOT
 from tests.support.slack_posts import Posted, find, split_alerts
 
 pytestmark = pytest.mark.compose
