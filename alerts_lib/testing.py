@@ -32,6 +32,7 @@ class CapturedAlert:
     payload: dict[str, Any]  # what would have been posted to Slack
     webhook_url: str | None  # a per-call webhook, if one was given
     dedup_key: str | None
+    destination: tuple[str, ...] | None = None  # the destination(s) named by the call, if any
 
     @property
     def text(self) -> str:
@@ -71,7 +72,8 @@ def capture_alerts() -> Iterator[CapturedAlerts]:
         if payload is None:
             return False
         with lock:
-            captured.append(CapturedAlert(message, payload, item.webhook_url, item.dedup_key))
+            destination = (item.destination,) if isinstance(item.destination, str) else item.destination
+            captured.append(CapturedAlert(message, payload, item.webhook_url, item.dedup_key, destination))
         return True
 
     previous = _client._capture

@@ -20,3 +20,12 @@ def test_capture_records_instead_of_sending() -> None:
 def test_pytest_fixture_is_registered(captured_alerts: CapturedAlerts) -> None:
     alerts_lib.send_slack_alert("seen by the fixture")
     assert captured_alerts.texts == ["seen by the fixture"]
+
+
+def test_capture_records_the_destination_asked_for_even_if_this_config_lacks_it() -> None:
+    import alerts_lib
+    from alerts_lib.testing import capture_alerts
+
+    with capture_alerts() as alerts:
+        assert alerts_lib.send_slack_alert("page", destination="oncall")
+    assert [a.destination for a in alerts] == [("oncall",)]
