@@ -219,7 +219,7 @@ def test_watch_targets_the_service_and_airflow_of_its_own_namespace(release: Rel
 def test_pods_run_as_the_images_non_root_user_on_a_read_only_root(release: Release) -> None:
     dockerfile = (REPO / "docker" / "service.Dockerfile").read_text()
     assert "--uid 50000 --gid 0" in dockerfile
-    assert re.search(r"^USER 50000$", dockerfile, re.MULTILINE)
+    assert re.search(r"^USER 50000(:0)?$", dockerfile, re.MULTILINE)
     for pod in release.pods():
         security = pod["securityContext"]
         assert security["runAsNonRoot"] is True
