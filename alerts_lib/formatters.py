@@ -236,7 +236,7 @@ def prediction_error(
         where = f" on {model_text}" if model_text is not None else ""
     version_ref = _version_ref(version) if version is not None else None
     fields = (("model", model_text), ("alias", alias_ref), ("version", version_ref), ("request_id", request_id))
-    return Alert(
+    return Alert.fast(
         title=f"prediction error{where}: {_error_summary(error)}",
         source=source,
         severity=Severity.ERROR,

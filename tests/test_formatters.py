@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -211,3 +212,11 @@ def test_an_unknown_severity_is_logged_once_per_value_escaped_and_clipped(caplog
     )
     assert "\n" not in warnings[1] and "\\n" in warnings[1], "one log line, the newline escaped"
     assert len(warnings[1]) < 200 and "…(truncated)" in warnings[1]
+
+
+def test_the_hot_path_constructor_makes_the_same_alert() -> None:
+    fast = formatters.prediction_error(KeyError("x2"), model="m", alias="A", version=9)
+    slow = Alert(**{name: getattr(fast, name) for name in fast.__dataclass_fields__})
+    assert fast == slow and hash(fast) == hash(slow) and repr(fast) == repr(slow)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.title = "changed"  # type: ignore[misc]
