@@ -74,3 +74,19 @@ class Destination(Protocol):
     # Optional: ``fallback(render, outcome) -> Render | None``, a simpler form to resend once when the rich one was
     # refused for good (Slack's invalid_blocks → plain text); ``storm_summaries = False`` when the destination
     # merges repeats itself (Alertmanager).
+
+
+class Webhook:
+    """What every one-URL webhook destination (Slack, Teams) shares: it posts to its URL as is, shows it masked
+    (``_redact.mask_url`` knows each kind's secret part) and has nothing to re-send."""
+
+    def mask(self, url: str) -> str:
+        from .._redact import mask_url
+
+        return mask_url(url)
+
+    def post_url(self, url: str) -> str:
+        return url
+
+    def resends(self, now: float) -> list[Render]:
+        return []

@@ -15,7 +15,7 @@ from .._alert import MAX_TITLE, Alert, safe_url
 from .._policy import Outcome, Verdict, classify_status, parse_retry_after
 from .._redact import mask_url
 from .._text import TRUNCATED, clip, code_block, escape, to_text
-from .base import Batch, Render
+from .base import Batch, Render, Webhook
 
 logger = logging.getLogger("alerts_lib")
 
@@ -254,7 +254,7 @@ def blocks_rejected(outcome: Outcome) -> bool:
     return outcome.verdict is Verdict.PERMANENT and outcome.code in BLOCKS_REJECTED
 
 
-class SlackDestination:
+class SlackDestination(Webhook):
     """One Slack incoming webhook. Its URL is the credential: it is never logged nor stored."""
 
     kind: ClassVar[str] = "slack"
@@ -295,15 +295,6 @@ class SlackDestination:
     def fallback(self, render: Render, outcome: Outcome) -> Render | None:
         """When Slack rejects the blocks, the same alert as plain text still arrives."""
         return text_only(render) if blocks_rejected(outcome) and has_blocks(render) else None
-
-    def mask(self, url: str) -> str:
-        return mask_url(url)
-
-    def post_url(self, url: str) -> str:
-        return url
-
-    def resends(self, now: float) -> list[Render]:
-        return []
 
     def text_of(self, render: Render) -> str:
         return text_of(render)

@@ -19,10 +19,10 @@ from typing import Any, ClassVar
 
 from .._alert import Alert, Severity, safe_url
 from .._policy import Outcome, Verdict
-from .._redact import mask_url, protect, query_secrets
+from .._redact import protect, query_secrets
 from .._text import clip, to_text
 from ._http import is_loopback, split_http_url, transient
-from .base import Batch, Render
+from .base import Batch, Render, Webhook
 
 CARD_VERSION = "1.4"
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -113,7 +113,7 @@ def _when(now: float) -> str:
     return datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-class TeamsDestination:
+class TeamsDestination(Webhook):
     """A Teams channel or chat reached through one Workflows webhook URL (a secret, never shown)."""
 
     kind: ClassVar[str] = "teams"
@@ -270,12 +270,3 @@ class TeamsDestination:
         except (ValueError, AttributeError):
             return None
         return code if isinstance(code, str) and re.fullmatch(r"[A-Za-z0-9_.]{1,60}", code) else None
-
-    def mask(self, url: str) -> str:
-        return mask_url(url)
-
-    def post_url(self, url: str) -> str:
-        return url
-
-    def resends(self, now: float) -> list[Render]:
-        return []
