@@ -17,7 +17,7 @@ from typing import Any
 
 from ._alert import Alert
 from ._config import Plan, build_plan
-from ._redact import mask_url, protect
+from ._redact import mask_url
 from ._settings import Settings, load_settings, webhook_problem
 from ._text import clip, to_text
 from ._worker import Item, Stats, Worker
@@ -182,8 +182,7 @@ def _has_content(message: object, blocks: object) -> bool:
     return True
 
 
-def _known_destinations(destination: str | Sequence[str], plan: Plan) -> tuple[str, ...]:
-    names = (destination,) if isinstance(destination, str) else tuple(str(d) for d in destination)
+def _known_destinations(names: tuple[str, ...], plan: Plan) -> tuple[str, ...]:
     unknown = [n for n in names if n not in plan.destinations]
     if unknown:
         logger.error(
@@ -204,9 +203,7 @@ def _usable(url: object) -> bool:
         problem = webhook_problem(url, f"webhook_url {mask_url(url)}", allow_http=get_settings().allow_http)
         if problem:
             logger.error("alerts_lib: %s; alert not sent", problem)
-        else:
-            protect(url)
-        ok = _checked_urls[url] = problem is None
+        ok = _checked_urls[url] = problem is None  # the worker's destination for it registers it as a secret
     return ok
 
 
@@ -230,17 +227,13 @@ def _log_only(message: object) -> None:
 def flush(timeout: float = 5.0) -> bool:
     """Wait up to ``timeout`` seconds for queued alerts; True when all were delivered or given up."""
     global _warned_loop
-    try:
-        if not _warned_loop and _in_event_loop():
-            _warned_loop = True
-            logger.warning(
-                "alerts_lib: flush() called inside a running event loop blocks it; use `await alerts_lib.aflush()`"
-            )
-        worker = _worker
-        return True if worker is None else worker.flush(float(timeout))
-    except Exception as exc:
-        logger.error("alerts_lib: flush failed (%s)", type(exc).__name__)
-        return False
+    if not _warned_loop and _in_event_loop():
+        _warned_loop = True
+        logger.warning(
+            "alerts_lib: flush() called inside a running event loop blocks it; use `await alerts_lib.aflush()`"
+        )
+    worker = _worker
+    return True if worker is None else _flush_worker(worker, timeout)
 
 
 async def aflush(timeout: float = 5.0) -> bool:
@@ -280,7 +273,7 @@ def get_settings() -> Settings:
     if settings is None:
         with _lock:
             if _settings is None:
-                _settings = _activate(load_settings())
+                _settings = load_settings()
             settings = _settings
     return settings
 
@@ -304,7 +297,7 @@ def configure(settings: Settings | None = None, **overrides: Any) -> Settings:
     or in tests; most applications only need environment variables.
     """
     global _settings, _worker, _hot, _plan
-    new = _activate(settings if settings is not None else load_settings(**overrides))
+    new = settings if settings is not None else load_settings(**overrides)
     with _lock:
         old, _worker, _hot, _settings, _plan = _worker, None, None, new, None
     if old is not None:
@@ -323,25 +316,12 @@ def reset(timeout: float = 0.0) -> None:
         old.close(timeout)
 
 
-def _activate(settings: Settings) -> Settings:
-    if settings.webhook:
-        protect(settings.webhook)
-    return settings
-
-
-def _protect_plan(plan: Plan) -> None:
-    for dest in plan.destinations.values():
-        for url in dest.urls:
-            protect(url)
-
-
 def _ensure_worker() -> Worker:
     global _worker, _hot, _atexit_registered
     with _lock:
         if _worker is None:
             settings = get_settings()
-            plan = get_plan()
-            _protect_plan(plan)
+            plan = get_plan()  # building it registered every destination's URL with the log scrubber
             _worker = Worker(settings, plan)
             _hot = _worker if plan.destinations else None
             if not _atexit_registered:

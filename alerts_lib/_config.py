@@ -249,7 +249,7 @@ def _teams(name: str, table: dict[str, Any], settings: Settings) -> Destination:
     from .destinations.teams import TeamsDestination, teams_url_problem
 
     _options(name, table, {"url", "mention", "min_interval"})
-    url = _url(name, table, lambda u, key: teams_url_problem(u))
+    url = _url(name, table, lambda u, key: teams_url_problem(u, allow_http=settings.allow_http))
     mention = table.get("mention")
     interval = _number(name, table, "min_interval", 0.3)
     return TeamsDestination(name, url, mention=mention if isinstance(mention, str) else None, min_interval=interval)

@@ -7,19 +7,21 @@ so a slow disk, a corrupt file or a read-only directory costs the caller nothing
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Collection, Iterable, Sequence
+from typing import Any, TypeVar
+
+from ._spool import Spool, Spooled, SpoolError
 
 logger = logging.getLogger("alerts_lib")
+
+T = TypeVar("T")
 
 
 class Durability:
     def __init__(self, directory: str, max_items: int) -> None:
         self.directory = directory
-        self._spool: Any = None
+        self._spool: Spool | None = None
         try:
-            from ._spool import Spool
-
             self._spool = Spool(directory, max_items=max_items)
         except Exception as exc:
             self._disable(exc, "cannot be used")
@@ -30,7 +32,7 @@ class Durability:
 
     def _disable(self, exc: BaseException, what: str) -> None:
         # SpoolError's message already says which spool and why; anything else is named by its type.
-        if exc.__class__.__name__ == "SpoolError":
+        if isinstance(exc, SpoolError):
             why = str(exc).removeprefix("alerts_lib ")
         else:
             why = f"the spool in {self.directory} {what} ({type(exc).__name__})"
@@ -42,55 +44,37 @@ class Durability:
             except Exception:
                 logger.debug("alerts_lib: error closing the spool", exc_info=True)
 
-    def add(self, entries: Sequence[tuple[str, dict[str, Any], float, str]]) -> list[int | None]:
-        if self._spool is None or not entries:
-            return [None] * len(entries)
+    def _call(self, what: str, default: T, operation: Callable[[Spool], T]) -> T:
+        """``operation`` on the spool; any failure disables the spool (one log line) and gives ``default``."""
+        spool = self._spool
+        if spool is None:
+            return default
         try:
-            ids: list[int | None] = list(self._spool.add(entries))
-            return ids
+            return operation(spool)
         except Exception as exc:
-            self._disable(exc, "failed while writing")
-            return [None] * len(entries)
+            self._disable(exc, what)
+            return default
+
+    def add(self, entries: Sequence[tuple[str, dict[str, Any], float, str]]) -> list[int | None]:
+        if not entries:
+            return []
+        none: list[int | None] = [None] * len(entries)
+        return self._call("failed while writing", none, lambda spool: list[int | None](spool.add(entries)))
 
     def remove(self, ids: Iterable[int]) -> None:
-        if self._spool is not None:
-            try:
-                self._spool.remove(list(ids))
-            except Exception as exc:
-                self._disable(exc, "failed while removing delivered alerts")
+        self._call("failed while removing delivered alerts", None, lambda spool: spool.remove(list(ids)))
 
-    def claim(self, lanes: Collection[str]) -> list[Any]:
-        if self._spool is None:
-            return []
-        try:
-            return list(self._spool.claim(lanes))
-        except Exception as exc:
-            self._disable(exc, "failed while looking for spooled alerts")
-            return []
+    def claim(self, lanes: Collection[str]) -> list[Spooled]:
+        return self._call("failed while looking for spooled alerts", [], lambda spool: spool.claim(lanes))
 
     def take_evicted(self) -> int:
-        if self._spool is None:
-            return 0
-        try:
-            return int(self._spool.take_evicted())
-        except Exception:
-            return 0
+        return self._call("could not be read", 0, lambda spool: spool.take_evicted())
 
     def pending(self) -> dict[str, int]:
-        if self._spool is None:
-            return {}
-        try:
-            return dict(self._spool.pending())
-        except Exception as exc:
-            self._disable(exc, "could not be read")
-            return {}
+        return self._call("could not be read", {}, lambda spool: spool.pending())
 
     def release(self) -> None:
-        if self._spool is not None:
-            try:
-                self._spool.release()
-            except Exception:
-                logger.debug("alerts_lib: error releasing the spool", exc_info=True)
+        self._call("failed while handing its alerts over", None, lambda spool: spool.release())
 
     def close(self) -> None:
         spool, self._spool = self._spool, None

@@ -107,14 +107,24 @@ def webhook_problem(url: str, name: str = "SLACK_WEBHOOK_URL", *, allow_http: bo
         return f"{name} must start with https:// (it looks like https://hooks.slack.com/services/T…/B…/…)"
     if not parts.hostname:
         return f"{name} has no host name"
-    slack = parts.hostname == "slack.com" or parts.hostname.endswith(".slack.com")
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
-        if allow_http is None:
-            allow_http = os.environ.get("ALERTS_ALLOW_HTTP", "").strip().lower() in ("1", "true", "yes", "on")
-        if slack or not allow_http:
-            return f"{name} uses http:// on {parts.hostname}: {HTTPS_RULE}"
+    problem = plain_http_problem(parts.scheme, parts.hostname, name, allow_http=allow_http)
+    if problem:
+        return problem
     if parts.hostname == "hooks.slack.com" and len([p for p in parts.path.split("/") if p]) < 4:
         return f"{name} is incomplete: a Slack webhook path is /services/T…/B…/<token>"
+    return None
+
+
+def plain_http_problem(scheme: str, host: str, name: str, *, allow_http: bool | None = None) -> str | None:
+    """The one rule for URLs whose path or query is a credential (Slack, Teams): TLS, except on a loopback host or
+    with the ``allow_http`` opt-in (``ALERTS_ALLOW_HTTP`` when None); Slack's own hosts are https only, always."""
+    if scheme != "http" or is_loopback(host):
+        return None
+    if allow_http is None:
+        allow_http = os.environ.get("ALERTS_ALLOW_HTTP", "").strip().lower() in ("1", "true", "yes", "on")
+    slack = host == "slack.com" or host.endswith(".slack.com")
+    if slack or not allow_http:
+        return f"{name} uses http:// on {host}: {HTTPS_RULE}"
     return None
 
 

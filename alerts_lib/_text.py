@@ -64,3 +64,20 @@ def code_block(value: object, limit: int) -> str:
     fence = "```"
     body = escape(value, max(1, limit - 2 * len(fence) - 2)).replace(fence, "ˋˋˋ")
     return f"{fence}\n{body}\n{fence}" if body else ""
+
+
+def duration_text(seconds: float) -> str:
+    """``4 min 12 s``, ``2 h 5 min``, ``12 s``, ``800 ms``: how long something lasted, as people say it."""
+    if seconds < 1:
+        return f"{max(0, round(seconds * 1000))} ms"
+    total = round(seconds)
+    days, rest = divmod(total, 86_400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    if minutes:
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    return f"{secs} s"

@@ -1,16 +1,17 @@
 """The background worker: a bounded queue, one event loop, one lane per destination URL.
 
 The caller's only cost is ``SimpleQueue.put_nowait`` behind a size check (after sentry-python's transport
-worker). An intake thread hands what arrives to the worker's private event loop, where everything slow
-happens: routing, storm control (a repeat is a counter increment, nothing is rendered), rendering per
-destination, the spool, and one lane per destination URL. Lanes post concurrently, each with its own pace,
-backoff and ``Retry-After``, so a hanging or rate-limited destination never delays another's alerts. What to
-retry and how long to wait is :mod:`._policy`'s decision, the same for every lane.
+worker). An intake thread takes what arrives in batches and does routing and storm control: a held repeat is a
+dictionary lookup and a counter there, and never wakes the event loop. What is admitted goes to the worker's
+private event loop: rendering per destination, the spool, and one lane per destination URL. Lanes post
+concurrently, each with its own pace, backoff and ``Retry-After``, so a hanging or rate-limited destination never
+delays another's alerts. What to retry and how long to wait is :mod:`._policy`'s decision, the same for every lane.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import queue
 import socket
@@ -28,7 +29,7 @@ from ._policy import Outcome, RetryPolicy, Verdict
 from ._settings import Settings
 from ._spool import lane_key, local_origin
 from ._storm import StormControl, Summary
-from ._text import clip, to_text
+from ._text import clip, duration_text, to_text
 from ._transport import Transport
 from .destinations.base import Destination, Render
 
@@ -136,8 +137,9 @@ class Worker:
         self._maxsize = settings.queue_size
         self._markers = 0  # flush/stop markers in the queue: not alerts, never counted as queued
         self._lock = threading.Lock()  # guards counters written by callers
-        self._dropped = 0
+        self._dropped = 0  # queue full (callers' threads)
         self._reported_drops = 0
+        self._evicted = 0  # spool full
         self._stats: dict[str, Stats] = {}
         self._lanes: dict[tuple[str, str], _Lane] = {}
         self._by_key: dict[str, list[_Lane]] = {}
@@ -148,14 +150,12 @@ class Worker:
         self._origin = local_origin()
         self._host = socket.gethostname()
         self._stopping = False
-        self._abandon = False
         self._posts = 0
         self._stalled_at: int | None = None
         self._last_error: str | None = None
         self._durability = Durability(settings.spool_dir, settings.spool_max) if settings.spool_dir else None
         self._transport = transport(settings)
         self._loop = asyncio.new_event_loop()
-        self._housekeeping = asyncio.Event()
         self._ready = threading.Event()
         for dest in plan.destinations.values():
             self._lanes_of(dest)
@@ -200,7 +200,6 @@ class Worker:
         flushed = self.flush(timeout)
         self._stopping = True
         if not flushed:
-            self._abandon = True
             # Said from this thread: the worker's loop may be stuck in a post, and the process is about to go.
             self._log_abandoned()
         if self._loop_thread.is_alive() and not self._loop.is_closed():
@@ -216,22 +215,16 @@ class Worker:
         return flushed
 
     def stats(self) -> Stats:
-        total = Stats()
-        per: dict[str, Stats] = {}
-        with self._lock:
-            dropped = self._dropped
+        """Totals and per destination. A drop (queue or spool full) happens before routing, so it counts for
+        every destination and once in the totals."""
+        dropped = self._dropped + self._evicted
+        total = Stats(dropped=dropped, queued=max(0, self._queue.qsize() - self._markers), last_error=self._last_error)
         for name, s in list(self._stats.items()):
-            snap = Stats(**{k: v for k, v in vars(s).items() if k != "destinations"})
-            snap.dropped += dropped
-            per[name] = snap
+            snap = Stats(**{k: v for k, v in vars(s).items() if k != "destinations"}, destinations={})
+            snap.dropped = dropped
+            total.destinations[name] = snap
             for counter in ("delivered", "posts", "retries", "failed", "suppressed", "queued"):
                 setattr(total, counter, getattr(total, counter) + getattr(snap, counter))
-            total.dropped += snap.dropped - dropped
-        total.dropped += dropped
-        waiting = max(0, self._queue.qsize() - self._markers)
-        total.queued += waiting
-        total.last_error = self._last_error
-        total.destinations = per
         return total
 
     @property
@@ -296,7 +289,7 @@ class Worker:
                 out.append(raw)
                 continue
             try:
-                self._route(Item._make(raw) if len(raw) == 5 else Item(*raw), now, wall, out)
+                self._route(Item(*raw), now, wall, out)
             except Exception as exc:  # the worker must outlive any bug in one alert
                 logger.error("alerts_lib: could not process an alert (%s)", type(exc).__name__)
                 logger.debug("alerts_lib: intake error detail", exc_info=True)
@@ -333,7 +326,6 @@ class Worker:
 
     async def _main(self) -> None:
         self._stopped = asyncio.Event()
-        self._housekeeping = asyncio.Event()
         for lanes in list(self._by_key.values()):
             for lane in lanes:
                 lane.wake = asyncio.Event()
@@ -484,9 +476,9 @@ class Worker:
             lane.wake.set()
         evicted = self._durability.take_evicted()
         if evicted:
+            self._evicted += evicted
             for lane in self._all_lanes():
                 lane.unreported_evicted += evicted
-                lane.stats.dropped += evicted
             logger.warning(
                 "alerts_lib: the spool was full (ALERTS_SPOOL_MAX): its %d oldest alert(s) were dropped from it",
                 evicted,
@@ -505,20 +497,14 @@ class Worker:
                         lane.pending.append(pending)
                         added.append((lane, pending))
             for lane, _ in added:
-                lane.wake.set()
-            self._spool_new(added)
+                lane.wake.set()  # re-sends are not spooled: the destination re-creates them
             if now >= next_poll:
                 self._claim_spooled()
                 next_poll = now + SPOOL_POLL
-            self._check_flushes()
             wait = next_poll - now
             if any(getattr(d, "resend_interval", None) for d in self.plan.destinations.values()):
                 wait = min(wait, 1.0)
-            self._housekeeping.clear()
-            try:
-                await asyncio.wait_for(self._housekeeping.wait(), max(wait, 0.0) + 0.001)
-            except asyncio.TimeoutError:
-                pass
+            await asyncio.sleep(max(wait, 0.0) + 0.001)
 
     # -- lanes ---------------------------------------------------------------------------------------------
     async def _run_lane(self, lane: _Lane) -> None:
@@ -547,9 +533,10 @@ class Worker:
 
     async def _post(self, lane: _Lane) -> None:
         dest = lane.dest
-        head = list(lane.pending)[:MAX_BATCH_LOOK]
-        kind = head[0].fallen_back
-        head = [p for p in _takewhile_same(head, kind)]
+        first = lane.pending[0].fallen_back  # a simpler form is never combined with rich ones
+        head = list(
+            itertools.takewhile(lambda p: p.fallen_back == first, itertools.islice(lane.pending, MAX_BATCH_LOOK))
+        )
         wall = time.time()
         renders = [self._with_delay_note(dest, p, wall) for p in head]
         drops, evicted = lane.unreported_drops, lane.unreported_evicted
@@ -620,7 +607,7 @@ class Worker:
                 lane,
                 given_up,
                 f"{outcome.reason} at {lane.where}; "
-                f"retried for {_duration(self._policy.give_up_after)} (ALERTS_GIVE_UP_AFTER)",
+                f"retried for {duration_text(self._policy.give_up_after)} (ALERTS_GIVE_UP_AFTER)",
             )
         if retrying and (lane.failures == 1 or now - lane.warned_at >= 300):
             lane.warned_at = now
@@ -630,7 +617,7 @@ class Worker:
                 outcome.reason,
                 len(lane.pending),
                 delay,
-                "" if lane.failures == 1 else f" (failing for {_duration(now - (lane.failing_since or now))})",
+                "" if lane.failures == 1 else f" (failing for {duration_text(now - (lane.failing_since or now))})",
             )
 
     def _fallback(self, dest: Destination, pending: _Pending, outcome: Outcome) -> Render | None:
@@ -645,7 +632,7 @@ class Worker:
         if pending.resend or (waited < DELAY_NOTE_AFTER and pending.origin is None):
             return pending.render
         where = pending.origin.split(":")[0] if pending.origin else self._host
-        return dest.annotate(pending.render, f"⏱ delayed: raised {_duration(waited)} ago on {where}")
+        return dest.annotate(pending.render, f"⏱ delayed: raised {duration_text(waited)} ago on {where}")
 
     def _give_up(self, lane: _Lane, batch: list[_Pending], why: str) -> None:
         if not batch:
@@ -653,7 +640,8 @@ class Worker:
         lane.stats.failed += len(batch)
         lane.stats.queued -= len([p for p in batch if not p.resend])
         self._forget(batch)
-        logger.error("alerts_lib: %d alert(s) not delivered: %s. Text: %s", len(batch), why, _texts(lane.dest, batch))
+        quoted = _quoted([(lane.dest, p) for p in batch])
+        logger.error("alerts_lib: %d alert(s) not delivered: %s. Text: %s", len(batch), why, quoted)
 
     def _forget(self, batch: list[_Pending]) -> None:
         if self._durability is not None:
@@ -699,20 +687,9 @@ class Worker:
             self._durability.release()
             if spooled == count:
                 return
-        texts = " | ".join(_quote(lane.dest, p) for lane, p in left[:LOGGED_TEXTS])
-        more = len(left) - LOGGED_TEXTS
-        tail = f" | … and {more} more" if more > 0 else ""
         never = f" ({waiting} never left the queue)" if waiting else ""
-        logger.error("alerts_lib: %d alert(s) still undelivered at shutdown%s. Text: %s%s", count, never, texts, tail)
-
-
-def _takewhile_same(pending: list[_Pending], fallen_back: bool) -> list[_Pending]:
-    out = []
-    for p in pending:
-        if p.fallen_back != fallen_back:
-            break
-        out.append(p)
-    return out
+        texts = _quoted([(lane.dest, p) for lane, p in left])
+        logger.error("alerts_lib: %d alert(s) still undelivered at shutdown%s. Text: %s", count, never, texts)
 
 
 def _text_key(message: object) -> Hashable:
@@ -730,7 +707,7 @@ def _summary_alert(summary: Summary[Any], sample: object, env: str | None) -> Al
         text = sample.get("text") if isinstance(sample, Mapping) else sample
         title, source, severity, name, labels = to_text(text), None, Severity.INFO, None, ()
     title = " ".join(title.split())
-    over = "within 1 s" if summary.seconds < 1 else f"over {_duration(summary.seconds)}"
+    over = "within 1 s" if summary.seconds < 1 else f"over {duration_text(summary.seconds)}"
     return Alert(
         title=f"… and {summary.repeats} more like this {over}: “{clip(title, 80)}”"
         + (f" (first seen {first})" if first else ""),
@@ -744,26 +721,8 @@ def _summary_alert(summary: Summary[Any], sample: object, env: str | None) -> Al
     )
 
 
-def _duration(seconds: float) -> str:
-    """``4 min 12 s``, ``2 h 5 min``, ``12 s``: how people say durations in an alert."""
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, secs = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-
-
-def _quote(dest: Destination, pending: _Pending) -> str:
-    text_of = getattr(dest, "text_of", None)
-    text = text_of(pending.render) if text_of else str(pending.render.get("text", ""))
-    return clip(" ".join(to_text(text).split()), 200)
-
-
-def _texts(dest: Destination, batch: list[_Pending]) -> str:
-    """What undelivered alerts said, for the log: an alert given up is logged, never silently lost."""
-    shown = " | ".join(_quote(dest, p) for p in batch[:LOGGED_TEXTS])
-    more = len(batch) - LOGGED_TEXTS
+def _quoted(entries: list[tuple[Destination, _Pending]]) -> str:
+    """What undelivered alerts said, for one log line (at most LOGGED_TEXTS of them): never lost silently."""
+    shown = " | ".join(clip(" ".join(dest.text_of(p.render).split()), 200) for dest, p in entries[:LOGGED_TEXTS])
+    more = len(entries) - LOGGED_TEXTS
     return shown + (f" | … and {more} more" if more > 0 else "")

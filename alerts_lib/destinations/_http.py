@@ -1,14 +1,11 @@
-"""What every destination kind reads the same way: headers, the transient answers, loopback hosts, and a
-URL's problems. Pure functions; each kind's module adds only its own rules and words."""
+"""What every destination kind reads the same way: headers, error bodies and a URL's problems. Pure functions;
+each kind's module adds only its own rules and words (the verdict itself is :func:`.._policy.classify_status`)."""
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Mapping
 from urllib.parse import SplitResult, urlsplit
-
-from .._policy import Outcome, Verdict, parse_retry_after
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:
@@ -18,14 +15,6 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
         return value
     lowered = name.lower()
     return next((v for k, v in headers.items() if k.lower() == lowered), None)
-
-
-def transient(status: int, reason: str, headers: Mapping[str, str]) -> Outcome | None:
-    """429, 408 and 5xx: worth another try, after ``Retry-After`` when the server says; None otherwise."""
-    if status == 429 or status == 408 or status >= 500:
-        wait = parse_retry_after(header(headers, "retry-after"))
-        return Outcome(Verdict.RETRY, reason, retry_after=wait, status=status)
-    return None
 
 
 def error_text(body: str, limit: int = 300) -> str:
@@ -46,17 +35,6 @@ def error_text(body: str, limit: int = 300) -> str:
             text = message
     one_line = " ".join(text.split())
     return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
-
-
-def is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def split_http_url(url: object, subject: str) -> tuple[SplitResult | None, str | None]:

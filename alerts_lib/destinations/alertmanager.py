@@ -28,10 +28,10 @@ from datetime import datetime, timezone
 from typing import ClassVar
 
 from .._alert import Alert, Severity, safe_url
-from .._policy import Outcome, Verdict
+from .._policy import Outcome, Verdict, classify_status, parse_retry_after
 from .._redact import mask_credentials, protect
 from .._text import clip, code_block, escape, to_text
-from ._http import error_text, split_http_url, transient
+from ._http import error_text, header, split_http_url
 from .base import Batch, Render
 
 API_PATH = "/api/v2/alerts"
@@ -268,7 +268,7 @@ class AlertmanagerDestination:
         words = _STATUS_WORDS.get(status, "Alertmanager refused the post")
         detail = error_text(body)
         reason = f"HTTP {status}: {words}" + (f": {detail}" if detail else "")
-        return transient(status, reason, headers) or Outcome(Verdict.PERMANENT, reason, status=status)
+        return classify_status(status, reason, parse_retry_after(header(headers, "retry-after")))
 
     def mask(self, url: str) -> str:
         return mask_credentials(url)

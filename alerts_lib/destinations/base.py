@@ -77,8 +77,17 @@ class Destination(Protocol):
 
 
 class Webhook:
-    """What every one-URL webhook destination (Slack, Teams) shares: it posts to its URL as is, shows it masked
-    (``_redact.mask_url`` knows each kind's secret part) and has nothing to re-send."""
+    """What every one-URL webhook destination (Slack, Teams) shares: its URL is a credential, registered with the
+    log scrubber here, once, when it is configured; it posts to that URL as is, shows it masked (``mask_url`` knows
+    each kind's secret part) and has nothing to re-send."""
+
+    def __init__(self, name: str, url: str, *, min_interval: float) -> None:
+        from .._redact import protect
+
+        self.name = name
+        self.urls: tuple[str, ...] = (url,)
+        self.min_interval = min_interval
+        protect(url)  # httpx logs request URLs: the token or sig is scrubbed wherever it appears
 
     def mask(self, url: str) -> str:
         from .._redact import mask_url

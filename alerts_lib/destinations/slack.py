@@ -15,6 +15,7 @@ from .._alert import MAX_TITLE, Alert, safe_url
 from .._policy import Outcome, Verdict, classify_status, parse_retry_after
 from .._redact import mask_url
 from .._text import TRUNCATED, clip, code_block, escape, to_text
+from ._http import header
 from .base import Batch, Render, Webhook
 
 logger = logging.getLogger("alerts_lib")
@@ -260,9 +261,7 @@ class SlackDestination(Webhook):
     kind: ClassVar[str] = "slack"
 
     def __init__(self, name: str, url: str, *, min_interval: float = 1.0, mention: str | None = None) -> None:
-        self.name = name
-        self.urls: tuple[str, ...] = (url,)
-        self.min_interval = min_interval
+        super().__init__(name, url, min_interval=min_interval)
         self.mention = mention  # from configuration: pings on every alert of this destination
 
     def __repr__(self) -> str:
@@ -290,7 +289,7 @@ class SlackDestination(Webhook):
         return Batch(count, combine(renders[:count]))
 
     def classify(self, status: int, body: str, headers: Mapping[str, str]) -> Outcome:
-        return classify_response(status, body, headers.get("retry-after"))
+        return classify_response(status, body, header(headers, "retry-after"))
 
     def fallback(self, render: Render, outcome: Outcome) -> Render | None:
         """When Slack rejects the blocks, the same alert as plain text still arrives."""

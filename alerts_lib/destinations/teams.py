@@ -18,10 +18,11 @@ from datetime import datetime, timezone
 from typing import Any, ClassVar
 
 from .._alert import Alert, Severity, safe_url
-from .._policy import Outcome, Verdict
-from .._redact import protect, query_secrets
+from .._policy import Outcome, Verdict, classify_status, parse_retry_after
+from .._redact import query_secrets
+from .._settings import plain_http_problem
 from .._text import clip, to_text
-from ._http import is_loopback, split_http_url, transient
+from ._http import header, split_http_url
 from .base import Batch, Render, Webhook
 
 CARD_VERSION = "1.4"
@@ -61,13 +62,15 @@ _STATUS_WORDS = {
 }
 
 
-def teams_url_problem(url: object) -> str | None:
-    """Why ``url`` cannot be a Teams Workflows URL, in words without the secret; None when usable."""
+def teams_url_problem(url: object, *, allow_http: bool | None = None) -> str | None:
+    """Why ``url`` cannot be a Teams Workflows URL, in words without the secret; None when usable. Its ``sig`` is a
+    credential, so the https rule is Slack's (:func:`.._settings.plain_http_problem`)."""
     parts, problem = split_http_url(url, "the Teams URL")
     if parts is None:
         return problem
-    if parts.scheme != "https" and not is_loopback(parts.hostname):
-        return "the Teams URL must start with https:// (http only for a local inbox on 127.0.0.1)"
+    problem = plain_http_problem(parts.scheme, parts.hostname or "", "the Teams URL", allow_http=allow_http)
+    if problem:
+        return problem
     if not query_secrets(parts.query):
         return "the Teams URL has no sig= parameter: copy the whole URL from the workflow's trigger"
     if (parts.hostname or "").endswith(".logic.azure.com"):
@@ -121,11 +124,8 @@ class TeamsDestination(Webhook):
     def __init__(self, name: str, url: str, *, mention: str | None = None, min_interval: float = 0.3) -> None:
         """``mention``: ``"Jane Doe <jane@contoso.com>"`` or ``"jane@contoso.com"`` (a UPN or Entra object id),
         pinged on every alert; ``min_interval``: Workflows throttles above about 4 posts per second."""
-        self.name = name
-        self.urls: tuple[str, ...] = (url,)
-        self.min_interval = min_interval
+        super().__init__(name, url, min_interval=min_interval)
         self._mention = self._parse_mention(mention)
-        protect(url)  # httpx logs request URLs: scrub the full URL and its sig wherever they appear
 
     def __repr__(self) -> str:
         return f"TeamsDestination(name={self.name!r}, url={self.mask(self.urls[0])!r})"
@@ -256,10 +256,7 @@ class TeamsDestination(Webhook):
         reason = f"HTTP {status}" + (f" {code}" if code else "") + f": {words}"
         if status == 429:
             reason += " (throttled: Workflows allows about 4 posts per second)"
-        retry = transient(status, reason, headers)
-        if retry is not None:
-            return retry
-        return Outcome(Verdict.PERMANENT, reason, status=status, code=code)
+        return classify_status(status, reason, parse_retry_after(header(headers, "retry-after")), code=code)
 
     @staticmethod
     def _error_code(body: str) -> str | None:
