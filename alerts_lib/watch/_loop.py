@@ -50,6 +50,9 @@ class Watch:
         self._heartbeat_ok: bool | None = None
         if config.heartbeat_url:
             protect(config.heartbeat_url)  # a dead-man's-switch URL is a credential: httpx logs must not show it
+        for url in (config.airflow, *(t.url for t in config.http)):
+            if url:
+                protect(url, path_is_secret=False)  # a password in its user info: httpx logs URLs as they are
 
     # -- running ------------------------------------------------------------------------------------------
     def run(self, stop: threading.Event | None = None, *, announce: bool = True) -> int:
