@@ -34,6 +34,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO)]
 
 from fastapi_app.seed import seed_registry  # noqa: E402
+from tests.support.airflow_harness import prepare_venv  # noqa: E402
 from tests.support.airflow_stack import AirflowStack  # noqa: E402
 from tests.support.fake_slack import FakeSlack  # noqa: E402
 from tests.support.service_helpers import MODEL, free_port, running_service  # noqa: E402
@@ -81,13 +82,6 @@ class Polls:
 def random_phase(interval: float) -> None:
     """Faults strike at a random moment of the poll cycle, as in life (not right after a poll)."""
     time.sleep(random.uniform(0, interval))
-
-
-def airflow_bin() -> Path:
-    done = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "airflow_venv.py")], capture_output=True, text=True, check=True
-    )
-    return Path(done.stdout.strip().splitlines()[-1]) / "bin"
 
 
 def log(line: str) -> None:
@@ -225,7 +219,7 @@ def main() -> int:
         seed_registry(tmp / "reg", MODEL)
         service_env = {"MODEL_REGISTRY_DIR": str(tmp / "reg"), "MODEL_NAME": MODEL}
         port = free_port()
-        with AirflowStack(airflow_bin(), tmp / "home", dags, USER, PASSWORD, fast=False) as stack:
+        with AirflowStack(prepare_venv(), tmp / "home", dags, USER, PASSWORD, fast=False) as stack:
             took = stack.wait_healthy(timeout=300)
             log(f"Airflow healthy {took:.0f} s after start (default heartbeats, 30 s threshold)")
             watch_env = {k: v for k, v in os.environ.items() if not k.startswith(("ALERTS_", "SLACK_"))}

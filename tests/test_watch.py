@@ -82,7 +82,7 @@ def test_every_flag_has_its_env_var_and_the_flag_wins(tmp_path: Path) -> None:
     from_env = parse([], env)
     assert from_env.airflow == "http://airflow:8080"
     assert from_env.airflow_user == "watcher"
-    assert from_env.airflow_password is not None and from_env.airflow_password.reveal() == PASSWORD
+    assert from_env.airflow_password is not None and from_env.airflow_password.get_secret_value() == PASSWORD
     assert [(t.name, t.url) for t in from_env.http] == [
         ("model", "http://fastapi:8000/health"),
         ("other", "http://o:1/h"),
@@ -106,7 +106,7 @@ def test_password_from_a_file_never_shows(tmp_path: Path) -> None:
     secret_file = tmp_path / "pw"
     secret_file.write_text(PASSWORD + "\n")
     cfg = parse(["--airflow", "http://a:8080", "--airflow-user", USER, "--airflow-password-file", str(secret_file)])
-    assert cfg.airflow_password is not None and cfg.airflow_password.reveal() == PASSWORD
+    assert cfg.airflow_password is not None and cfg.airflow_password.get_secret_value() == PASSWORD
     assert PASSWORD not in repr(cfg) and PASSWORD not in str(cfg.airflow_password)
     assert all(PASSWORD not in v for _, v in cfg.describe())
     with pytest.raises(ConfigError, match="cannot read") as raised:

@@ -19,6 +19,7 @@ from tests.support.fake_slack import TOKEN, FakeSlack
 from tests.support.watch_helpers import REPO, wait_for, watch_env, watching
 
 HEARTBEAT_SECRET = "9f1c-heartbeat-uuid-SECRET"
+URL_PASSWORD = "url-pa55-SECRET"
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -125,13 +126,16 @@ def test_no_secret_in_output_at_debug_and_heartbeat_is_pinged(tmp_path: Path) ->
     with FakeSlack() as slack, FakeHTTP() as server:
         airflow = FakeAirflow(server)
         server.answer(f"/ping/{HEARTBEAT_SECRET}", Answer(200, b"OK", "text/plain"))
+        server.answer("/ok", Answer(200, b"OK", "text/plain"))
         env = watch_env(SLACK_WEBHOOK_URL=slack.url, AIRFLOW_WATCH_PASSWORD=PASSWORD, ALERTS_MIN_INTERVAL="0")
         args = ["-v", "watch", "--airflow", airflow.url, "--airflow-user", USER, "--interval", "0.5"]
+        args += ["--http", f"svc={server.url('/ok').replace('://', f'://u:{URL_PASSWORD}@')}"]
         args += ["--heartbeat-url", server.url(f"/ping/{HEARTBEAT_SECRET}"), "--status-file", str(status)]
         with watching(args, env, tmp_path / "watch.log") as proc:
             assert wait_for(lambda: airflow.logins >= 1 and len(server.hits("/api/v2/importErrors")) >= 2)
             airflow.expire_tokens()  # a re-login mid-run
             assert wait_for(lambda: airflow.logins >= 2 and len(server.hits(f"/ping/{HEARTBEAT_SECRET}")) >= 3)
+            assert server.hits("/ok"), "the service with a password in its URL was polled"
             assert wait_for(lambda: slack.delivered)
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(20) == 0
@@ -139,6 +143,6 @@ def test_no_secret_in_output_at_debug_and_heartbeat_is_pinged(tmp_path: Path) ->
         sent = json.dumps([r.json for r in slack.requests])
     assert "watch started: Airflow" in sent
     assert "HTTP Request: GET" in output, "DEBUG/INFO logging of httpx was on"
-    for secret in (PASSWORD, TOKEN, HEARTBEAT_SECRET, *airflow.tokens):
+    for secret in (PASSWORD, TOKEN, HEARTBEAT_SECRET, URL_PASSWORD, *airflow.tokens):
         assert secret not in output, "a secret leaked into the watch's output"
         assert secret not in sent

@@ -39,5 +39,5 @@ __all__ = [
 
 
 def run(config: WatchConfig, stop: threading.Event | None = None) -> int:
-    """Watch until ``stop`` is set (forever without one); returns 0 after the bounded flush."""
+    """Watch until ``stop`` is set (forever without one), then return 0."""
     return Watch(config).run(stop)

@@ -56,10 +56,11 @@ class Airflow:
         self.config = config
         self.major: int | None = None  # 3 or 2, found from which health endpoint answers
         self._token: str | None = None  # a JWT: never logged, never shown
-        self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+        self._login = asyncio.Lock()  # made again by each poll: ``poll_once`` runs each on an event loop of its own
 
     # -- the poll -----------------------------------------------------------------------------------------
     async def poll(self, http: Http, result: PollResult) -> None:
+        self._login = asyncio.Lock()
         health = await self._health(http)
         result.cover(UNREACHABLE)
         if isinstance(health, Observation):  # no usable answer: one alert, not one per component
@@ -143,7 +144,7 @@ class Airflow:
         user, password = self.config.airflow_user, self.config.airflow_password
         if user and password is not None:
             reply = await http.post(
-                f"{self.base}/auth/token", json_body={"username": user, "password": password.reveal()}
+                f"{self.base}/auth/token", json_body={"username": user, "password": password.get_secret_value()}
             )
         else:
             reply = await http.get(f"{self.base}/auth/token")
@@ -165,7 +166,7 @@ class Airflow:
             used = self._token
             reply = await http.get(url, params=params, **self._auth())
             if reply.status == 401 and self.major != 2 and attempt == 1:
-                async with self._login_lock():  # concurrent reads that all got a 401 log in once
+                async with self._login:  # concurrent reads that all got a 401 log in once
                     if self._token == used:
                         self._token = None  # expired: log in again, once
                         await self._authenticate(http)
@@ -173,17 +174,10 @@ class Airflow:
             break
         return _json_of(reply, _auth_hint(reply.status, bool(self.config.airflow_user)))
 
-    def _login_lock(self) -> asyncio.Lock:
-        """One lock per event loop (``Watch.poll_once`` runs each poll on a loop of its own)."""
-        loop = asyncio.get_running_loop()
-        if loop not in self._locks:
-            self._locks = {loop: asyncio.Lock()}
-        return self._locks[loop]
-
     def _auth(self) -> dict[str, Any]:
         if self.major == 2:
             user, password = self.config.airflow_user, self.config.airflow_password
-            return {"auth": (user, password.reveal())} if user and password is not None else {}
+            return {"auth": (user, password.get_secret_value())} if user and password is not None else {}
         return {"headers": {"Authorization": f"Bearer {self._token}"}} if self._token else {}
 
     async def _pages(self, http: Http, path: str, list_key: str, params: dict[str, str | int]) -> list[dict[str, Any]]:

@@ -2,7 +2,8 @@
 
 Parsing is strict (a typo in ``--interval`` stops the watch at startup with the fix in the message), unlike the
 library's settings, because a watch that runs with a wrong target watches nothing. The Airflow password is read
-from an environment variable or a file and only ever held in a :class:`Secret`, whose repr is masked.
+from an environment variable or a file and only ever held in a :class:`Secret` (pydantic's ``SecretStr``, as the
+library's settings hold the webhook), whose repr and str are masked.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from pydantic import SecretStr
+
 DEFAULT_INTERVAL = 15.0
 DEFAULT_OVERDUE_GRACE = 600.0
 DEFAULT_PASSWORD_ENV = "AIRFLOW_WATCH_PASSWORD"  # noqa: S105 (the name of a variable, not a password)
@@ -26,26 +29,11 @@ MAX_POLL_TIMEOUT = 10.0  # no single request may take longer, whatever the inter
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([smh]?)\s*$", re.IGNORECASE)
 _UNIT = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0}
 
+Secret = SecretStr  # the Airflow password: ``get_secret_value()`` to use it, ``**********`` everywhere else
+
 
 class ConfigError(ValueError):
     """A setting the watch cannot run with; the message names the flag/variable and never a secret."""
-
-
-class Secret:
-    """A credential: usable through :meth:`reveal`, shown as ``****`` everywhere else."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('****')"
-
-    __str__ = __repr__
 
 
 @dataclass(frozen=True)
@@ -247,14 +235,12 @@ def _pick_list(args: argparse.Namespace, name: str, environ: Mapping[str, str]) 
 def from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> WatchConfig:
     """The configuration from parsed flags, falling back to the environment; raises :class:`ConfigError`."""
     env = os.environ if environ is None else environ
-    interval_text = _pick(args, "interval", env)
-    interval = parse_duration(interval_text, "--interval") if interval_text else DEFAULT_INTERVAL
+    status_file, interval = probe_settings(args, env)
     grace_default, grace_per_dag = parse_per_dag(_pick_list(args, "overdue_grace", env), "--overdue-grace")
     runtime_default, runtime_per_dag = parse_per_dag(_pick_list(args, "max_runtime", env), "--max-runtime")
     airflow = _pick(args, "airflow", env)
     user = _pick(args, "airflow_user", env)
     heartbeat = _pick(args, "heartbeat_url", env)
-    status_file = _pick(args, "status_file", env)
     return WatchConfig(
         airflow=_check_url(airflow, "--airflow").rstrip("/") if airflow else None,
         airflow_user=user,
@@ -266,12 +252,12 @@ def from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None
         max_runtime=runtime_default,
         max_runtime_per_dag=runtime_per_dag,
         heartbeat_url=_check_url(heartbeat, "--heartbeat-url") if heartbeat else None,
-        status_file=Path(status_file) if status_file else DEFAULT_STATUS_FILE,
+        status_file=status_file,
     )
 
 
 def probe_settings(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> tuple[Path, float]:
-    """(status file, interval): all ``--probe`` needs."""
+    """(status file, interval): all ``--probe`` needs, read as the watch reads them."""
     env = os.environ if environ is None else environ
     interval_text = _pick(args, "interval", env)
     status_file = _pick(args, "status_file", env)

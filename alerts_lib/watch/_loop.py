@@ -3,8 +3,8 @@
 Each tick starts at ``start + n * interval`` whatever the last one cost; every target's poll is cut off at
 ``0.9 * interval`` (and each request earlier), so a hanging endpoint delays nothing. After each tick the status
 file is rewritten (``--probe`` reads it) and the heartbeat URL is pinged. A stop (SIGTERM/SIGINT, or the
-embedding code's Event) cancels the tick in flight, flushes queued alerts for ``ALERTS_SHUTDOWN_TIMEOUT`` at
-most, and returns 0.
+embedding code's Event) cancels the tick in flight and returns 0; at exit the library flushes queued alerts for
+``ALERTS_SHUTDOWN_TIMEOUT`` at most, as in any process that alerts.
 """
 
 from __future__ import annotations
@@ -50,10 +50,14 @@ class Watch:
         self._heartbeat_ok: bool | None = None
         if config.heartbeat_url:
             protect(config.heartbeat_url)  # a dead-man's-switch URL is a credential: httpx logs must not show it
+        for url in (config.airflow, *(t.url for t in config.http)):
+            if url:
+                protect(url, path_is_secret=False)  # a password in its user info: httpx logs URLs as they are
 
     # -- running ------------------------------------------------------------------------------------------
     def run(self, stop: threading.Event | None = None, *, announce: bool = True) -> int:
-        """Poll until ``stop`` is set; then flush alerts (bounded) and return 0. Never raises on a failed poll."""
+        """Poll until ``stop`` is set, then return 0; never raises on a failed poll. Queued alerts are the library's
+        to flush: it does at interpreter exit, for ``ALERTS_SHUTDOWN_TIMEOUT`` at most."""
         stop = stop or threading.Event()
         if announce:
             self._send(started_alert(self.config))
@@ -62,12 +66,7 @@ class Watch:
             ", ".join(v for _, v in self.config.describe()[:-2]) or "nothing",
             format_duration(self.config.interval),
         )
-        try:
-            asyncio.run(self._run(stop))
-        finally:
-            timeout = _client.get_settings().shutdown_timeout
-            if not _client.flush(timeout):
-                log.warning("watch: stopping with alerts undelivered after %s", format_duration(timeout))
+        asyncio.run(self._run(stop))
         log.info("watch: stopped after %d polls", self.polls)
         return 0
 
