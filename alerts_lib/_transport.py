@@ -23,7 +23,7 @@ from ._settings import Settings
 logger = logging.getLogger("alerts_lib")
 
 _HEADERS = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "alerts_lib"}
-_MAX_ANSWER = 4096  # characters of an answer kept for classification: error codes are short
+_MAX_ANSWER = 4096  # bytes of an answer read for classification: error codes are short
 
 Classify = Callable[[int, str, Mapping[str, str]], Outcome]
 
@@ -57,12 +57,24 @@ class Transport:
         if self._client is None:
             self._client = httpx.AsyncClient(timeout=self._timeout, follow_redirects=False, headers=_HEADERS)
         try:
-            response = await asyncio.wait_for(self._client.post(url, content=content), self._deadline)
+            status, answer, headers = await asyncio.wait_for(self._send(self._client, url, content), self._deadline)
         except (asyncio.TimeoutError, TimeoutError) as exc:
             return classify_error(TimeoutError(str(exc)), self._deadline)
         except (httpx.HTTPError, OSError) as exc:
             return classify_error(exc, self._deadline)
-        return classify(response.status_code, response.text[:_MAX_ANSWER], response.headers)
+        return classify(status, answer, headers)
+
+    @staticmethod
+    async def _send(client: httpx.AsyncClient, url: str, content: bytes) -> tuple[int, str, httpx.Headers]:
+        """The answer's status, first ``_MAX_ANSWER`` bytes and headers: a server (or a proxy) that answers a
+        gigabyte costs that much, not the whole body."""
+        async with client.stream("POST", url, content=content) as response:
+            body = b""
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) >= _MAX_ANSWER:
+                    break
+            return response.status_code, body[:_MAX_ANSWER].decode("utf-8", "replace"), response.headers
 
     async def aclose(self) -> None:
         try:

@@ -261,3 +261,42 @@ def test_state_changes_are_never_held_back_by_storm_control(slack: FakeSlack, de
     assert slack.wait_for(lambda s: sum(t.count("\n") + 1 for t in s.delivered_texts()) == 6, timeout=5)
     assert slack.delivered_texts()[-1].splitlines()[-1].startswith("🔁 [FastAPI] m@A hot-swapped to v2")
     assert alerts_lib.stats().suppressed == 0
+
+
+def test_an_endless_answer_is_read_only_as_far_as_its_error_code(deliver_to) -> None:
+    """A server (or proxy) that never stops sending its error body: the verdict needs only its first bytes."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(5)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                try:
+                    conn.recv(65536)
+                    conn.sendall(b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n")
+                    conn.sendall(b"a\r\nno_service\r\n")
+                    while not stop.is_set():
+                        conn.sendall(b"1000\r\n" + b" " * 4096 + b"\r\n")
+                except OSError:
+                    pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        deliver_to(f"http://127.0.0.1:{listener.getsockname()[1]}/services/T0/B0/endless", deadline=30, read_timeout=30)
+        alerts_lib.send_slack_alert("refused, at length")
+        assert alerts_lib.flush(10), "the answer was read to its (missing) end"
+        stats = alerts_lib.stats()
+        assert (stats.failed, stats.retries) == (1, 0)
+        assert "no_service" in (stats.last_error or "")
+    finally:
+        stop.set()
+        listener.close()

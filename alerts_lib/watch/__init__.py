@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import threading
 
+from .._text import duration_text as format_duration
 from ._cli import add_parser, main, run_cli
-from ._config import ConfigError, Secret, Target, WatchConfig, format_duration, parse_duration
+from ._config import ConfigError, Secret, Target, WatchConfig, parse_duration
 from ._loop import Watch, probe
 from ._state import Key, Observation, Transition
 

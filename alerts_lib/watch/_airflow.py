@@ -14,8 +14,8 @@ import logging
 from datetime import datetime, timezone
 from typing import Any
 
-from .._text import clip
-from ._config import WatchConfig, format_duration
+from .._text import clip, duration_text
+from ._config import WatchConfig
 from ._http import Http, Reply
 from ._result import PollResult
 from ._state import Key, Observation
@@ -124,7 +124,7 @@ class Airflow:
             age = _age(heartbeat)
             title = f"Airflow {label} unhealthy"
             if age is not None:
-                title += f": last heartbeat {format_duration(age)} ago"
+                title += f": last heartbeat {duration_text(age)} ago"
             elif component != "metadatabase":
                 title += ": no heartbeat"
             fields = {"component": component, "status": clip(str(entry.get("status")), 40)}
@@ -259,10 +259,10 @@ class Airflow:
                 Key.of(OVERDUE, dag_id=shown),
                 Observation.failing(
                     "overdue",
-                    f"DAG {shown} overdue: its next run was due {format_duration(late)} ago",
+                    f"DAG {shown} overdue: its next run was due {duration_text(late)} ago",
                     f"DAG {shown} scheduled again",
                     severity="warning",
-                    fields={"dag_id": shown, "due": due.isoformat(), "grace": format_duration(grace)},
+                    fields={"dag_id": shown, "due": due.isoformat(), "grace": duration_text(grace)},
                 ),
             )
 
@@ -288,8 +288,8 @@ class Airflow:
                 Key.of(TOO_LONG, dag_id=shown),
                 Observation.failing(
                     "too long",
-                    f"DAG {shown} run running for {format_duration(running)} (limit {format_duration(limit)})",
-                    f"DAG {shown} has no run over {format_duration(limit)} any more",
+                    f"DAG {shown} run running for {duration_text(running)} (limit {duration_text(limit)})",
+                    f"DAG {shown} has no run over {duration_text(limit)} any more",
                     severity="warning",
                     fields={"dag_id": shown, "run_id": run_id, "started": clip(str(run.get("start_date")), 40)},
                 ),

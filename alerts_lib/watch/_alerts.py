@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 
 from .. import formatters
 from .._alert import Alert
-from ._config import WatchConfig, format_duration
+from .._text import duration_text
+from ._config import WatchConfig
 from ._state import FLAP_WINDOW, Transition
 
 SOURCE = "Watch"
@@ -26,7 +27,7 @@ def transition_alert(transition: Transition) -> Alert:
         fields = [*obs.fields, ("since", _when(transition.since))]
         severity = obs.severity
     else:
-        title = f"{obs.recovered} after {format_duration(transition.duration)}"
+        title = f"{obs.recovered} after {duration_text(transition.duration)}"
         fields = [
             *((k, v) for k, v in obs.fields if k in labels),
             ("was", obs.title),

@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
+from .._text import duration_text
+
 DEFAULT_INTERVAL = 15.0
 DEFAULT_OVERDUE_GRACE = 600.0
 DEFAULT_PASSWORD_ENV = "AIRFLOW_WATCH_PASSWORD"  # noqa: S105 (the name of a variable, not a password)
@@ -84,7 +86,7 @@ class WatchConfig:
             out.append(("airflow", f"{display_url(self.airflow)}{auth} ({what})"))
         for target in self.http:
             out.append((f"service {target.name}", display_url(target.url)))
-        out.append(("interval", format_duration(self.interval)))
+        out.append(("interval", duration_text(self.interval)))
         out.append(("heartbeat", "pinged every interval" if self.heartbeat_url else "none (set --heartbeat-url)"))
         return out
 
@@ -98,23 +100,6 @@ def parse_duration(text: str, what: str = "duration") -> float:
     if not match or float(match.group(1)) <= 0:
         raise ConfigError(f"{what}: {text!r} is not a duration (use e.g. 90, 90s, 10m, 2h)")
     return float(match.group(1)) * _UNIT[match.group(2).lower()]
-
-
-def format_duration(seconds: float) -> str:
-    """``4 min 12 s``, ``2 h 5 min``, ``800 ms``: how long something lasted, for people."""
-    if seconds < 1:
-        return f"{max(0, round(seconds * 1000))} ms"
-    total = round(seconds)
-    days, rest = divmod(total, 86_400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    if minutes:
-        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
-    return f"{secs} s"
 
 
 def display_url(url: str) -> str:

@@ -21,9 +21,10 @@ from typing import Any
 
 from .. import _client
 from .._redact import protect
+from .._text import duration_text
 from ._airflow import UNREACHABLE, Airflow, unreachable
 from ._alerts import poll_alerts, started_alert
-from ._config import WatchConfig, display_url, format_duration
+from ._config import WatchConfig, display_url
 from ._http import Http
 from ._result import PollResult
 from ._services import Service
@@ -64,7 +65,7 @@ class Watch:
         log.info(
             "watch: watching %s every %s",
             ", ".join(v for _, v in self.config.describe()[:-2]) or "nothing",
-            format_duration(self.config.interval),
+            duration_text(self.config.interval),
         )
         asyncio.run(self._run(stop))
         log.info("watch: stopped after %d polls", self.polls)
@@ -131,9 +132,9 @@ class Watch:
         try:
             await asyncio.wait_for(poll(http, result), budget)
         except asyncio.TimeoutError:
-            log.debug("watch: the poll of %s ran out of its %s", name, format_duration(budget))
+            log.debug("watch: the poll of %s ran out of its %s", name, duration_text(budget))
             if name == "Airflow" and not result.covered:
-                why = f"no answer within {format_duration(budget)}"
+                why = f"no answer within {duration_text(budget)}"
                 result.add(Key.of(UNREACHABLE), unreachable(why))
                 result.cover(UNREACHABLE)
         except Exception as exc:  # a bug in a check must not stop the other checks or the loop
@@ -183,5 +184,5 @@ def probe(status_file: Path, interval: float, now: float | None = None) -> tuple
     limit = 3 * recorded
     firing = status.get("firing") or []
     if age > limit:
-        return False, f"stale: last poll {format_duration(age)} ago (limit {format_duration(limit)})"
-    return True, f"alive: last poll {format_duration(max(0.0, age))} ago, {len(firing)} firing"
+        return False, f"stale: last poll {duration_text(age)} ago (limit {duration_text(limit)})"
+    return True, f"alive: last poll {duration_text(max(0.0, age))} ago, {len(firing)} firing"
