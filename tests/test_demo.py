@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import queue
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -205,3 +206,37 @@ def test_a_busy_port_fails_fast_with_the_fix_in_the_message() -> None:
         )
     assert done.returncode == 1
     assert f"port {port} on 127.0.0.1 is in use: pass --inbox-port 0" in done.stderr
+
+
+def test_ctrl_c_stops_the_servers_even_when_the_console_pipe_is_gone() -> None:
+    """``./dev demo | tee demo.log``, then Ctrl-C: the terminal interrupts tee too, so the demo's "Stopping…"
+    meets a closed pipe. Its servers (in their own sessions) must stop all the same, or they keep the ports."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "demo", "--inbox-port", "0", "--service-port", "0"],
+        cwd=REPO_ROOT,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ALERTS_"))},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    assert proc.stdout is not None
+    seen = b""
+    try:
+        deadline = time.monotonic() + 90
+        while b"Press Ctrl-C to stop" not in seen and time.monotonic() < deadline and proc.poll() is None:
+            if select.select([proc.stdout], [], [], 0.2)[0]:
+                seen += os.read(proc.stdout.fileno(), 65536)
+        assert b"Press Ctrl-C to stop" in seen, seen.decode(errors="replace")
+        proc.stdout.close()  # the console's reader is gone, as tee is after Ctrl-C
+        proc.send_signal(signal.SIGINT)
+        proc.wait(40)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    urls = re.findall(rb"(?:Inbox \(alerts\)|Model service):\s+http://(127\.0\.0\.1):(\d+)/", seen)
+    assert len(urls) == 2, seen.decode(errors="replace")
+    for host, port in urls:
+        with pytest.raises(OSError), socket.create_connection((host.decode(), int(port)), timeout=2):
+            pass
+    workdir = re.search(rb"Server logs:\s+(\S+)/\{", seen)
+    assert workdir is not None and not Path(workdir[1].decode()).exists(), "the temp registry and logs are removed"
