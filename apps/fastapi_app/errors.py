@@ -16,6 +16,7 @@ from alerts_lib.integrations.fastapi import request_id, route_template
 
 log = logging.getLogger(__name__)
 
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     errors = exc.errors() if isinstance(exc, RequestValidationError) else []
     if any(e.get("type") == "json_invalid" for e in errors):
