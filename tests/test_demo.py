@@ -4,16 +4,14 @@ scenario's alerts, and stops cleanly on Ctrl-C (SIGINT)."""
 from __future__ import annotations
 
 import os
-import queue
 import re
+import select
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -23,6 +21,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from demo import browser
 from tests.support.chrome import require_chromium
+from tests.support.demo_run import DemoRun, inbox_texts, wait_texts
 from tests.support.paths import REPO_ROOT
 
 STARTUP = ["[FastAPI] started: my_model@A, my_model@B", "local demo running", "watch started: 1 service (model)"]
@@ -37,75 +36,15 @@ SCENARIO = [
 ]
 
 
-@dataclass
-class DemoRun:
-    """``python -m demo`` as a user runs it, its console read line by line."""
-
-    args: list[str]
-    lines: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ALERTS_"))}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "demo", "--inbox-port", "0", "--service-port", "0", *self.args],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self._queue: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self._queue.put(line.rstrip("\n"))
-
-    def wait_line(self, pattern: str, timeout: float = 90) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        for line in self.lines:
-            if match := re.search(pattern, line):
-                return match
-        while time.monotonic() < deadline:
-            try:
-                line = self._queue.get(timeout=0.2)
-            except queue.Empty:
-                assert self.proc.poll() is None, "demo exited early:\n" + "\n".join(self.lines)
-                continue
-            self.lines.append(line)
-            if match := re.search(pattern, line):
-                return match
-        raise AssertionError(f"no line matching {pattern!r} within {timeout} s:\n" + "\n".join(self.lines))
-
-    def interrupt(self, timeout: float = 40) -> int:
-        self.proc.send_signal(signal.SIGINT)
-        code = self.proc.wait(timeout)
-        time.sleep(0.2)  # let the reader thread drain the last lines
-        while not self._queue.empty():
-            self.lines.append(self._queue.get())
-        return code
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-
-
 @pytest.fixture(scope="module")
 def scenario_demo() -> Iterator[tuple[DemoRun, str, str]]:
     """The demo with ``--scenario``, started once for the module; yields (run, inbox URL, service URL)."""
     run = DemoRun(["--scenario"])
     try:
-        inbox = run.wait_line(r"Inbox \(alerts\):\s+(http://127\.0\.0\.1:\d+)/").group(1)
-        service = run.wait_line(r"Model service:\s+(http://127\.0\.0\.1:\d+)/").group(1)
+        inbox, service = run.urls()
         yield run, inbox, service
     finally:
         run.kill()
-
-
-def inbox_texts(inbox: str) -> list[str]:
-    return [m["text"] for m in requests.get(inbox + "/api/messages", timeout=5).json()["messages"]]
 
 
 def test_demo_serves_the_inbox_with_the_startup_alert(scenario_demo: tuple[DemoRun, str, str]) -> None:
@@ -114,11 +53,7 @@ def test_demo_serves_the_inbox_with_the_startup_alert(scenario_demo: tuple[DemoR
     page = requests.get(inbox + "/", timeout=5)
     assert page.status_code == 200 and "inbox.js" in page.text
     # The service's startup alert follows its startup (after a degraded alert, paced 1 s apart): poll for it.
-    deadline = time.monotonic() + 15
-    texts = inbox_texts(inbox)
-    while not all(any(e in t for t in texts) for e in STARTUP) and time.monotonic() < deadline:
-        time.sleep(0.2)
-        texts = inbox_texts(inbox)
+    texts = wait_texts(inbox, STARTUP)
     for expected in STARTUP:
         assert any(expected in t for t in texts), f"{expected!r} not in {texts}"
     assert requests.get(service + "/livez", timeout=5).json() == {"status": "alive"}
@@ -177,8 +112,7 @@ def test_ctrl_c_during_the_scenario_says_interrupted_not_done() -> None:
 def test_demo_without_scenario_is_healthy_and_quiet() -> None:
     run = DemoRun([])
     try:
-        inbox = run.wait_line(r"Inbox \(alerts\):\s+(http://127\.0\.0\.1:\d+)/").group(1)
-        service = run.wait_line(r"Model service:\s+(http://127\.0\.0\.1:\d+)/").group(1)
+        inbox, service = run.urls()
         run.wait_line("Press Ctrl-C to stop")
         health = requests.get(service + "/health", timeout=5).json()
         assert (health["status"], health["loaded"]) == ("ok", ["A", "B"])
@@ -205,3 +139,37 @@ def test_a_busy_port_fails_fast_with_the_fix_in_the_message() -> None:
         )
     assert done.returncode == 1
     assert f"port {port} on 127.0.0.1 is in use: pass --inbox-port 0" in done.stderr
+
+
+def test_ctrl_c_stops_the_servers_even_when_the_console_pipe_is_gone() -> None:
+    """``./dev demo | tee demo.log``, then Ctrl-C: the terminal interrupts tee too, so the demo's "Stopping…"
+    meets a closed pipe. Its servers (in their own sessions) must stop all the same, or they keep the ports."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "demo", "--inbox-port", "0", "--service-port", "0"],
+        cwd=REPO_ROOT,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ALERTS_"))},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    assert proc.stdout is not None
+    seen = b""
+    try:
+        deadline = time.monotonic() + 90
+        while b"Press Ctrl-C to stop" not in seen and time.monotonic() < deadline and proc.poll() is None:
+            if select.select([proc.stdout], [], [], 0.2)[0]:
+                seen += os.read(proc.stdout.fileno(), 65536)
+        assert b"Press Ctrl-C to stop" in seen, seen.decode(errors="replace")
+        proc.stdout.close()  # the console's reader is gone, as tee is after Ctrl-C
+        proc.send_signal(signal.SIGINT)
+        proc.wait(40)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    urls = re.findall(rb"(?:Inbox \(alerts\)|Model service):\s+http://(127\.0\.0\.1):(\d+)/", seen)
+    assert len(urls) == 2, seen.decode(errors="replace")
+    for host, port in urls:
+        with pytest.raises(OSError), socket.create_connection((host.decode(), int(port)), timeout=2):
+            pass
+    workdir = re.search(rb"Server logs:\s+(\S+)/\{", seen)
+    assert workdir is not None and not Path(workdir[1].decode()).exists(), "the temp registry and logs are removed"

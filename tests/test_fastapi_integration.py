@@ -23,9 +23,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 import alerts_lib
 from alerts_lib.integrations.fastapi import install
 from alerts_lib.testing import capture_alerts
+from demo.procs import free_port
 from tests.support import plain_app
 from tests.support.fake_slack import TOKEN, FakeSlack
-from tests.support.service_helpers import REPO_ROOT, free_port
+from tests.support.paths import REPO_ROOT
 
 # Percent-encoded on purpose: the decoded path parameter is "<!channel>\nforged" (a ping and a forged line).
 HOSTILE_PATH = "/items/%3C%21channel%3E%0Aforged"

@@ -12,10 +12,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import time
 import venv
 import zipfile
 from collections.abc import Iterator
@@ -25,6 +23,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support.demo_run import DemoRun, wait_texts
 from tests.support.paths import APPS, REPO_ROOT
 
 WEBHOOK = "https://hooks.slack.com/services/T000/B000/packaging-test-secret"
@@ -166,53 +165,25 @@ def test_the_apps_commands_start_from_a_plain_install(with_apps: Venv, module: s
 
 
 @pytest.fixture
-def demo(with_apps: Venv, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
-    log = tmp_path / "demo.log"
-    with open(log, "w") as sink:
-        proc = subprocess.Popen(
-            [with_apps.python, "-m", "demo", "--inbox-port", "0", "--service-port", "0"],
-            cwd=with_apps.cwd,
-            env={k: v for k, v in with_apps.env.items() if k != "SLACK_WEBHOOK_URL"},
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+def demo(with_apps: Venv) -> Iterator[DemoRun]:
+    env = {k: v for k, v in with_apps.env.items() if k != "SLACK_WEBHOOK_URL"}
+    run = DemoRun([], python=with_apps.python, cwd=with_apps.cwd, env=env)
     try:
-        yield proc, log
+        yield run
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+        run.kill()
 
 
-def wait_for(log: Path, pattern: str, proc: subprocess.Popen[str], timeout: float = 90) -> re.Match[str]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if match := re.search(pattern, log.read_text()):
-            return match
-        assert proc.poll() is None, f"exited early:\n{log.read_text()}"
-        time.sleep(0.2)
-    raise AssertionError(f"no {pattern!r} within {timeout} s:\n{log.read_text()}")
-
-
-def test_the_demo_runs_from_a_plain_install(demo: tuple[subprocess.Popen[str], Path]) -> None:
+def test_the_demo_runs_from_a_plain_install(demo: DemoRun) -> None:
     """The whole demo from site-packages: the inbox (with its page), the service (with its offline /docs),
     the watch (the library's CLI), and the alerts between them."""
-    proc, log = demo
-    inbox = wait_for(log, r"Inbox \(alerts\):\s+(http://127\.0\.0\.1:\d+)/", proc)[1]
-    service = wait_for(log, r"Model service:\s+(http://127\.0\.0\.1:\d+)/", proc)[1]
-    wait_for(log, "Startup alerts sent", proc)
+    inbox, service = demo.urls()
+    demo.wait_line("Startup alerts sent")
     assert "inbox.js" in requests.get(inbox + "/", timeout=5).text
     docs = requests.get(service + "/docs", timeout=5).text
     assert "swagger-ui" in docs and "cdn.jsdelivr.net" not in docs
     expected = ("[FastAPI] started: my_model@A, my_model@B", "watch started: 1 service (model)")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        texts = [m["text"] for m in requests.get(inbox + "/api/messages", timeout=5).json()["messages"]]
-        if all(any(e in t for t in texts) for e in expected):
-            break
-        time.sleep(0.2)
+    texts = wait_texts(inbox, expected, timeout=30)
     assert all(any(e in t for t in texts) for e in expected), texts
-    proc.send_signal(signal.SIGINT)
-    assert proc.wait(40) == 0, log.read_text()
-    assert "Stopped." in log.read_text()
+    assert demo.interrupt() == 0, "\n".join(demo.lines)
+    assert "Stopped." in demo.lines, "\n".join(demo.lines)

@@ -21,7 +21,7 @@ from fastapi_app.registry import (
     registry_from_env,
 )
 from fastapi_app.seed import seed_registry
-from tests.support.service_helpers import REPO_ROOT
+from tests.support.paths import REPO_ROOT
 
 WEIGHTS = {"features": ["x1", "x2"], "coef": [1.5, -2.0], "intercept": 0.25}
 

@@ -14,7 +14,6 @@ import logging
 import threading
 import traceback
 from collections.abc import Iterable
-from typing import Any
 
 from .._alert import Alert, Severity
 from .._client import send_slack_alert
@@ -73,10 +72,7 @@ class AlertHandler(logging.Handler):
             return  # ours, the HTTP stack's, the worker's, or a record logged while we were building an alert
         self._inside.active = True
         try:
-            extra: dict[str, Any] = {}
-            if self.destination is not None:
-                extra["destination"] = self.destination
-            send_slack_alert(self.alert_for(record), webhook_url=self.webhook_url, **extra)
+            send_slack_alert(self.alert_for(record), webhook_url=self.webhook_url, destination=self.destination)
         except Exception:
             self.handleError(record)  # logging's own policy: a line on stderr, never an exception
         finally:

@@ -71,8 +71,12 @@ def main(argv: list[str] | None = None) -> int:
         while not stop.wait(0.5):
             pass
     finally:
-        print("Stopping…", flush=True)
-        stack.stop()
+        # Under ``./dev demo | tee log`` Ctrl-C ends tee too, and printing fails (BrokenPipeError): the servers,
+        # in their own sessions, must be stopped all the same, or they keep the demo's ports.
+        try:
+            print("Stopping…", flush=True)
+        finally:
+            stack.stop()
         print("Stopped.", flush=True)
     return 0
 

@@ -73,10 +73,9 @@ def headless_chrome(width: int = 1200, height: int = 900, *, offline: bool = Fal
 
 
 def screenshot(url: str, out: Path, width: int, height: int, settle: float = 3.0) -> None:
-    """``url`` as a PNG at ``out``, once the page has had ``settle`` seconds (a poll, then the fade-in)."""
-    reason = missing()
-    if reason:
-        raise SystemExit(f"cannot take a screenshot: {reason}")
+    """``url`` as a PNG at ``out``, once the page has had ``settle`` seconds (a poll, then the fade-in).
+
+    Callers check :func:`missing` first, before they start the servers the page needs."""
     with headless_chrome(width, height) as driver:
         driver.get(url)
         time.sleep(settle)

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, R
 from fastapi.responses import JSONResponse
 
 from alerts_lib import metrics
+from alerts_lib.integrations.fastapi import request_id
 
 from .auth import require_admin
-from .errors import request_id
 from .model import MissingFeaturesError
 from .routing import VariantUnavailableError
 from .schemas import HealthResponse, PredictRequest, PredictResponse, ReloadRequest, ReloadResponse

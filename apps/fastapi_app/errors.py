@@ -16,8 +16,6 @@ from alerts_lib.integrations.fastapi import request_id, route_template
 
 log = logging.getLogger(__name__)
 
-__all__ = ["install_error_handlers", "request_id"]
-
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     errors = exc.errors() if isinstance(exc, RequestValidationError) else []

@@ -64,7 +64,7 @@ def create_app(max_messages: int = 500, forward_url: str | None = None) -> FastA
         if not hook.strip("/"):
             return PlainTextResponse("no_service", status_code=404)
         try:
-            body = await _read_body(request)
+            body = await _read_body(request, Rejected("request_too_large", 413))
             payload = validate(parse_body(body))
         except Rejected as rejected:
             return PlainTextResponse(rejected.error, status_code=rejected.status)
@@ -83,11 +83,8 @@ def create_app(max_messages: int = 500, forward_url: str | None = None) -> FastA
         """A Teams Workflows post (an Adaptive Card message): 202 like Power Automate, stored and shown; never
         forwarded to Slack, whose webhooks would refuse it."""
         try:
-            body = await _read_body(request)
+            body = await _read_body(request, teams_rules.CardRejected("MessageTooLarge", "the body is over 1 MB", 413))
             message_json = teams_rules.validate(body)
-        except Rejected:
-            rejected = teams_rules.CardRejected("MessageTooLarge", "the body is over 1 MB", 413)
-            return JSONResponse(rejected.body(), status_code=rejected.status)
         except teams_rules.CardRejected as rejected:
             return JSONResponse(rejected.body(), status_code=rejected.status)
         prefix = request.url.path.strip("/").split("/", 1)[0]
@@ -125,17 +122,18 @@ def create_app(max_messages: int = 500, forward_url: str | None = None) -> FastA
     return app
 
 
-async def _read_body(request: Request) -> bytes:
-    """The request body, refused past :data:`MAX_BODY` without reading it all into memory."""
+async def _read_body(request: Request, too_large: Exception) -> bytes:
+    """The request body; ``too_large`` (the endpoint's own answer) is raised past :data:`MAX_BODY`, before
+    the whole body is in memory."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY:
-        raise Rejected("request_too_large", 413)
+        raise too_large
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_BODY:
-            raise Rejected("request_too_large", 413)
+            raise too_large
         chunks.append(chunk)
     return b"".join(chunks)
 

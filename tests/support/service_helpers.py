@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from demo.procs import free_port
 from fastapi_app.registry import FileRegistry
 from fastapi_app.seed import seed_registry
 from fastapi_app.settings import ServiceSettings
@@ -64,12 +64,6 @@ def expected(registry: FileRegistry, version: int, features: dict[str, float] = 
     """What a version must predict, computed here from its weights file independently of the service."""
     w = registry.load_weights(MODEL, version)
     return float(w["intercept"] + sum(c * features[f] for f, c in zip(w["features"], w["coef"])))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
