@@ -129,7 +129,9 @@ class Alert:
         """The same as ``Alert(**values)`` for callers on a hot path (a failing request): it skips the frozen
         dataclass's field-by-field ``__init__``, which costs more than everything else a formatter does."""
         alert = object.__new__(cls)
-        alert.__dict__.update(_DEFAULTS, **values)
+        attrs = alert.__dict__
+        attrs.update(_DEFAULTS)
+        attrs.update(values)
         return alert
 
     @property

@@ -227,25 +227,72 @@ def prediction_error(
     env: str | None = None,
 ) -> Alert:
     """An unexpected exception while predicting. Same error type and variant share a dedup key, so a burst
-    of them becomes one message plus a count. Called on the hot path of a failing service: kept cheap."""
-    alias_ref = _model_ref(alias) if alias is not None else None
-    model_text = to_text(model) if model is not None else None
+    of them becomes one message plus a count.
+
+    Called on the request path of a failing service, where the same error on the same variant repeats
+    thousands of times a minute: the alert is built once and kept (a few recent ones, keyed by the error's
+    text, so an exception whose text changes is never shown stale); only the request id is added per call.
+    """
+    text = to_text(error)
+    key = (error.__class__, text, model, alias, version, source, env)
+    plain = (
+        len(text) <= 1000
+        and model.__class__ in _PLAIN
+        and alias.__class__ in _PLAIN
+        and version.__class__ in _PLAIN
+        and source.__class__ in _PLAIN
+        and env.__class__ in _PLAIN
+    )
+    alert = _recent_errors.get(key) if plain else None
+    if alert is None:
+        alert = _prediction_error(error, text.strip(), model, alias, version, source, env)
+        if plain:
+            if len(_recent_errors) >= _RECENT_ERRORS:
+                _recent_errors.clear()
+            _recent_errors[key] = alert
+    if request_id is None or request_id == "":
+        return alert
+    return Alert.fast(**{**vars(alert), "fields": (*alert.fields, ("request_id", to_text(request_id)))})
+
+
+_PLAIN = frozenset({str, int, type(None)})  # values whose text cannot change under the same key
+_RECENT_ERRORS = 64  # distinct errors kept; a burst of distinct errors simply rebuilds
+_recent_errors: dict[object, Alert] = {}
+
+
+def _prediction_error(
+    error: object, text: str, model: object, alias: object, version: object, source: str, env: str | None
+) -> Alert:
+    kind = type(error).__name__ if isinstance(error, BaseException) else None
+    first = text.splitlines()[0] if text else ""
+    summary = (f"{kind}: {first}" if first else kind) if kind else (first or "unknown error")
+    fields: list[tuple[str, str]] = []
+    labels: list[tuple[str, str]] = []
+    model_text = where = ""
+    if model is not None:
+        model_text = to_text(model)
+        where = f" on {model_text}"
+        if model_text:
+            fields.append(("model", model_text))
     if alias is not None:
-        where = f" on {_variant_ref(model, alias)}"
-    else:
-        where = f" on {model_text}" if model_text is not None else ""
-    version_ref = _version_ref(version) if version is not None else None
-    fields = (("model", model_text), ("alias", alias_ref), ("version", version_ref), ("request_id", request_id))
+        alias_ref = _model_ref(alias)
+        where = f" on {model_text}{alias_ref}"
+        fields.append(("alias", alias_ref))
+        labels.append(("alias", alias_ref))
+    if version is not None:
+        fields.append(("version", _version_ref(version)))
+    if model_text:
+        labels.append(("model", model_text))
     return Alert.fast(
-        title=f"prediction error{where}: {_error_summary(error)}",
+        title=f"prediction error{where}: {summary}",
         source=source,
         severity=Severity.ERROR,
         env=env,
-        fields=tuple((k, to_text(v)) for k, v in fields if v is not None and v != ""),
-        body=_error_detail(error),
-        dedup_key=f"prediction-error:{to_text(alias)}:{_error_type(error)}",
+        fields=tuple(fields),
+        body=text if "\n" in text or len(text) > 100 else None,
+        dedup_key=f"prediction-error:{to_text(alias)}:{kind or 'error'}",
         name="PredictionError",
-        labels=tuple((k, v) for k, v in (("alias", alias_ref), ("model", model_text)) if v),
+        labels=tuple(labels),
     )
 
 

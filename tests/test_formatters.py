@@ -220,3 +220,29 @@ def test_the_hot_path_constructor_makes_the_same_alert() -> None:
     assert fast == slow and hash(fast) == hash(slow) and repr(fast) == repr(slow)
     with pytest.raises(dataclasses.FrozenInstanceError):
         fast.title = "changed"  # type: ignore[misc]
+
+
+def test_a_repeated_prediction_error_is_built_once_and_never_shown_stale() -> None:
+    """The failing service's request path: the same error on the same variant reuses one built alert."""
+    error = KeyError("x2")
+    first = formatters.prediction_error(error, model="m", alias="A", version=3)
+    assert formatters.prediction_error(KeyError("x2"), model="m", alias="A", version=3) is first
+    with_ids = [formatters.prediction_error(error, model="m", alias="A", version=3, request_id=r) for r in ("r1", "r2")]
+    assert [a.fields[-1] for a in with_ids] == [("request_id", "r1"), ("request_id", "r2")]
+    assert all(a.title == first.title and a.dedup_key == first.dedup_key for a in with_ids)
+    assert "request_id" not in dict(first.fields)
+
+    class Countdown(Exception):
+        left = 3
+
+        def __str__(self) -> str:
+            Countdown.left -= 1
+            return f"{Countdown.left} left"
+
+    countdown = Countdown()
+    titles = [formatters.prediction_error(countdown, alias="A").title for _ in range(2)]
+    assert titles == ["prediction error on @A: Countdown: 2 left", "prediction error on @A: Countdown: 1 left"]
+    # Values that compare equal but read differently are not confused: 3.0 is not 3, True is not 1.
+    assert ("version", "v3.0") in formatters.prediction_error(error, alias="A", version=3.0).fields
+    assert ("alias", "@True") in formatters.prediction_error(error, alias=True).fields
+    assert ("alias", "@1") in formatters.prediction_error(error, alias=1).fields
