@@ -38,6 +38,7 @@ from alerts_lib.airflow import (
 from alerts_lib.integrations.airflow import _once, cause, delivery
 from alerts_lib.testing import CapturedAlert, capture_alerts, reset_alerts
 from tests.support.fake_slack import TOKEN, FakeSlack
+from tests.support.slack_posts import split_alerts
 
 REPO = Path(__file__).resolve().parent.parent
 RUN_ID = "manual__2026-11-21T08:21:40.457211+00:00"
@@ -156,12 +157,8 @@ def captured() -> Iterator[list[CapturedAlert]]:
 
 def fields(alert: CapturedAlert) -> dict[str, str]:
     """The Block Kit fields of a rendered alert, as {label: value}."""
-    out: dict[str, str] = {}
-    for block in alert.payload["blocks"]:
-        for item in block.get("fields", ()):
-            label, _, value = item["text"].partition("\n")
-            out[label.strip("*")] = value
-    return out
+    (posted,) = split_alerts([alert.payload])
+    return posted.fields
 
 
 def link(alert: CapturedAlert) -> str | None:

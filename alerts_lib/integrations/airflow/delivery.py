@@ -32,7 +32,7 @@ MAX_TIMEOUT = 15.0
 MAX_TIMEOUT_ENV = "ALERTS_AIRFLOW_MAX_TIMEOUT"  # raise it together with AIRFLOW__CORE__TASK_SUCCESS_OVERTIME
 
 _lock = threading.Lock()
-_waited: dict[tuple[object, ...], float] = {}  # seconds already waited per failure in this process
+_waited: dict[Failure | None, float] = {}  # seconds already waited per failure (None: unknown) in this process
 
 
 @dataclass(frozen=True)
@@ -127,20 +127,15 @@ def _queue(alert: Alert, target: Target) -> bool:
 
 def _wait(alert: Alert, failure: Failure | None, wanted: float) -> None:
     """Flush for ``wanted`` seconds at most, and for max_timeout() at most over all of ``failure``'s alerts."""
-    scope: tuple[object, ...] = (
-        (failure.dag_id, failure.run_id, failure.task_id, failure.map_index, failure.try_number)
-        if failure is not None
-        else ("unknown",)
-    )
     with _lock:
-        timeout = max(0.0, min(wanted, max_timeout() - _waited.get(scope, 0.0)))
+        timeout = max(0.0, min(wanted, max_timeout() - _waited.get(failure, 0.0)))
     failed_before = stats().failed
     started = time.monotonic()
     done = flush(timeout)
     with _lock:
         if len(_waited) > 1000:  # a long-lived process (airflow dags test of a big DAG): old failures are done
             _waited.clear()
-        _waited[scope] = _waited.get(scope, 0.0) + (time.monotonic() - started)
+        _waited[failure] = _waited.get(failure, 0.0) + (time.monotonic() - started)
     if not done:
         logger.warning(
             "alerts_lib: Slack alert not delivered within %g s (retried until this process exits): %s",

@@ -34,7 +34,6 @@ from typing import Any, TypeVar, cast
 
 from airflow.listeners import hookimpl as _hookimpl
 
-from ..._client import flush
 from . import cause
 from .callbacks import run_callback
 from .context import MANUAL_RUN_MESSAGE, first, read, state_text
@@ -43,7 +42,7 @@ from .delivery import DEFAULT_TIMEOUT
 logger = logging.getLogger("alerts_lib.airflow")
 
 MANUAL_TASK_MESSAGE = "TaskInstance's state was manually set to"  # the API server's on_task_instance_failed error
-DRAIN_TIMEOUT = 2.0  # seconds the background thread gets at exit / before_stopping, then the core's flush
+DRAIN_TIMEOUT = 2.0  # seconds the background thread's jobs get at exit / before_stopping, then the core's flush
 RETRY_STATES = {"up_for_retry", "up_for_reschedule"}
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -290,7 +289,6 @@ class Background:
     def __init__(self) -> None:
         self._queue: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._pending = 0
-        self._submitted = False  # nothing to drain in a process that never handed a job over (the task runner)
         self._cond = threading.Condition()
         self._pid: int | None = None
         self._thread: threading.Thread | None = None
@@ -300,7 +298,6 @@ class Background:
             if self._pid != os.getpid() or self._thread is None or not self._thread.is_alive():
                 self._start()
             self._pending += 1
-            self._submitted = True
         self._last_at_exit()
         self._queue.put(job)
 
@@ -317,7 +314,6 @@ class Background:
         if self._pid != os.getpid():  # a fresh process (fork): the parent's jobs are not ours
             self._queue = queue.SimpleQueue()
             self._pending = 0
-            self._submitted = False
         self._pid = os.getpid()
         self._thread = threading.Thread(target=self._run, name="alerts_lib-airflow-listener", daemon=True)
         self._thread.start()
@@ -336,10 +332,11 @@ class Background:
                     self._cond.notify_all()
 
     def drain(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` for submitted jobs, then flush what they queued (bounded by ``timeout``)."""
+        """Wait up to ``timeout`` for submitted jobs to queue their alerts; delivering them is the core's exit
+        flush (``ALERTS_SHUTDOWN_TIMEOUT``), which runs after this."""
         deadline = time.monotonic() + timeout
         with self._cond:
-            if self._pid != os.getpid() or not self._submitted:
+            if self._pid != os.getpid():  # a fork child: the pending count is the parent's
                 return True
             while self._pending > 0:
                 left = deadline - time.monotonic()
@@ -347,7 +344,7 @@ class Background:
                     logger.warning("alerts_lib: %d listener job(s) unfinished at exit", self._pending)
                     return False
                 self._cond.wait(left)
-        return flush(timeout)
+        return True
 
 
 background = Background()

@@ -85,12 +85,6 @@ class AlertNotifier(BaseNotifier):  # type: ignore[misc]
             dag = None
         return super().get_template_env(dag=dag)
 
-    def _render(self, template: Any, context: Any, dag: Any = None) -> Any:
-        dag = dag if dag is not None else read(context, "dag")
-        if dag is not None and not callable(getattr(dag, "get_template_env", None)):
-            dag = None  # a SerializedDAG: render as for no DAG (Airflow #64649)
-        return super()._render(template, context, dag)
-
     def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
         """Render from the original templates each time (Airflow renders in place, once); on a template
         error, log it and keep the raw text: the alert matters more than its decoration."""
