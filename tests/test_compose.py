@@ -25,7 +25,15 @@ from alerts_lib._config import build_plan
 from alerts_lib.watch import _config as watch_config
 from fastapi_app.registry import FileRegistry
 from fastapi_app.settings import ServiceSettings
-from tests.support.compose import COMPOSE_FILE, ENV_EXAMPLE, PORT_VARIABLES, clean_env, compose_cli, compose_services
+from tests.support.compose import (
+    COMPOSE_FILE,
+    ENV_EXAMPLE,
+    PORT_VARIABLES,
+    clean_env,
+    compose_cli,
+    compose_file,
+    compose_services,
+)
 from tests.support.paths import APPS, REPO_ROOT
 
 TOKEN = "compose-test-token"
@@ -53,8 +61,7 @@ def interpolate(value: Any, env: dict[str, str]) -> Any:
 
 
 def compose(env: dict[str, str] | None = None) -> dict[str, Any]:
-    raw = yaml.safe_load(COMPOSE_FILE.read_text())
-    return dict(interpolate(raw, {"FASTAPI_TOKEN": TOKEN} if env is None else env))
+    return dict(interpolate(compose_file(), {"FASTAPI_TOKEN": TOKEN} if env is None else env))
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +84,7 @@ def env_names_read(paths: list[Path]) -> set[str]:
 
 
 def test_compose_file_is_valid(tmp_path: Path) -> None:
-    raw = yaml.safe_load(COMPOSE_FILE.read_text())
+    raw = compose_file()
     assert set(raw) - {"services", "volumes", "networks", "secrets", "configs"} <= {
         k for k in raw if k.startswith("x-")
     }

@@ -18,9 +18,14 @@ ENV_EXAMPLE = REPO_ROOT / ".env.example"
 PORT_VARIABLES = ("INBOX_PORT", "FASTAPI_PORT", "AIRFLOW_PORT", "ALERTMANAGER_PORT")
 
 
+def compose_file() -> dict[str, Any]:
+    """docker-compose.yaml as written (no interpolation)."""
+    return dict(yaml.safe_load(COMPOSE_FILE.read_text()))
+
+
 def compose_services() -> dict[str, Any]:
     """The services of docker-compose.yaml as written (no interpolation)."""
-    return dict(yaml.safe_load(COMPOSE_FILE.read_text())["services"])
+    return dict(compose_file()["services"])
 
 
 def compose_cli() -> list[str] | None:
