@@ -176,6 +176,37 @@ def wait_healthy(stack: Stack, services: set[str]) -> None:
         time.sleep(3)
 
 
+def remove_abandoned_stacks() -> list[str]:
+    """Take down the stacks of earlier runs whose pytest process is gone (killed: its ``down -v`` never ran).
+
+    The services restart ``unless-stopped``, so such a stack would come back with dockerd and load the machine
+    under every later run. A project is ``alerts-e2e-<pid>-<hex>``; a live pid's stack is another run's, kept.
+    """
+    listed = subprocess.run(
+        ["docker", "ps", "-a", "--format", '{{.Label "com.docker.compose.project"}}'],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        check=False,
+    )
+    removed = []
+    for project in sorted(set(listed.stdout.split())):
+        match = re.fullmatch(r"alerts-e2e-(\d+)-[0-9a-f]+", project)
+        if match is None or Path(f"/proc/{match.group(1)}").exists():
+            continue
+        label = f"label=com.docker.compose.project={project}"
+        for kind, listing in (("container", ["ps", "-aq"]), ("volume", ["volume", "ls", "-q"])):
+            ids = subprocess.run(
+                ["docker", *listing, "--filter", label], capture_output=True, text=True, env=clean_env(), check=False
+            ).stdout.split()
+            if ids:
+                rm = ["rm", "-f"] if kind == "container" else ["volume", "rm", "-f"]
+                subprocess.run(["docker", *rm, *ids], capture_output=True, env=clean_env(), check=False)
+        subprocess.run(["docker", "network", "prune", "-f", "--filter", label], capture_output=True, check=False)
+        removed.append(project)
+    return removed
+
+
 def remove_images(stack: Stack) -> None:
     """Untag the images this project built, keeping their layers as build cache for the next run."""
     listed = subprocess.run(
@@ -196,6 +227,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     problem = _docker_problem()
     if problem:
         unavailable("the compose test", problem)
+    for project in remove_abandoned_stacks():
+        sys.stderr.write(f"compose e2e: took down {project}, left running by a killed earlier run\n")
     ports: dict[str, int] = {}
     for name in PORT_VARIABLES:  # free, and never the defaults: the point is that other ports work
         while (port := free_port()) in (8025, 8000, 8080, 9093, *ports.values()):
