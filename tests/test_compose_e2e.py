@@ -203,14 +203,15 @@ def remove_abandoned_stacks() -> list[str]:
                 rm = ["rm", "-f"] if kind == "container" else ["volume", "rm", "-f"]
                 subprocess.run(["docker", *rm, *ids], capture_output=True, env=clean_env(), check=False)
         subprocess.run(["docker", "network", "prune", "-f", "--filter", label], capture_output=True, check=False)
+        remove_images(project)
         removed.append(project)
     return removed
 
 
-def remove_images(stack: Stack) -> None:
-    """Untag the images this project built, keeping their layers as build cache for the next run."""
+def remove_images(project: str) -> None:
+    """Untag the images ``project`` built, keeping their layers as build cache for the next run."""
     listed = subprocess.run(
-        ["docker", "images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", f"reference={stack.project}*"],
+        ["docker", "images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", f"reference={project}*"],
         capture_output=True,
         text=True,
         env=clean_env(),
@@ -269,7 +270,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     finally:
         started = time.monotonic()
         down = stack.run("down", "-v", "--remove-orphans", "--timeout", "20", timeout=300)
-        remove_images(stack)
+        remove_images(stack.project)
         env_file.unlink(missing_ok=True)
         _timed(stack.timings, "down -v", started)
         sys.stderr.write(f"compose e2e timings (s): {json.dumps({k: round(v) for k, v in stack.timings.items()})}\n")
