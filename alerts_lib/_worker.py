@@ -39,6 +39,7 @@ DELAY_NOTE_AFTER = 60.0  # seconds: an alert that waited longer says so when del
 SPOOL_POLL = 30.0  # seconds between looks for spooled alerts that no live process holds
 MAX_BATCH_LOOK = 100  # renders offered to a destination's batch() at a time
 LOGGED_TEXTS = 20  # undelivered alerts' texts quoted in one log line, at most
+MAX_OPEN = 10_000  # firing alerts whose destinations are remembered for their resolve
 INTAKE_LINGER = 0.01  # seconds the intake thread waits after handing a batch over, so a storm comes in batches
 
 
@@ -144,6 +145,8 @@ class Worker:
         self._lanes: dict[tuple[str, str], _Lane] = {}
         self._by_key: dict[str, list[_Lane]] = {}
         self._adhoc: dict[str, Destination] = {}  # per-call webhook_url destinations
+        # Where each open (firing) alert went, so its resolve goes there too, whatever the routes say of it.
+        self._open: dict[Hashable, list[Destination]] = {}
         self._storm: StormControl[tuple[Destination, object, str | None]] = StormControl(settings.dedup_window)
         self._flushes: list[_Flush] = []
         self._seq = 0
@@ -399,7 +402,19 @@ class Worker:
         if item.destination is not None:
             names = (item.destination,) if isinstance(item.destination, str) else item.destination
             return [self.plan.destinations[n] for n in names if n in self.plan.destinations]
-        return self.plan.targets(alert, self.settings.env)
+        targets = self.plan.targets(alert, self.settings.env)
+        if alert is None or alert.state is None:
+            return targets
+        # A resolve goes wherever its firing alert went: routed by severity, a ✅ recovery would otherwise never
+        # reach the destination that holds the alert open (Alertmanager would keep it firing).
+        key = (alert.name, alert.source, alert.labels)
+        if alert.state == "firing":
+            opened = self._open.pop(key, [])
+            self._open[key] = opened + [d for d in targets if d not in opened]
+            while len(self._open) > MAX_OPEN:
+                del self._open[next(iter(self._open))]
+            return targets
+        return targets + [d for d in self._open.pop(key, []) if d not in targets]
 
     def _adhoc_destination(self, url: str) -> Destination:
         known = self._adhoc.get(url)

@@ -4,6 +4,7 @@ Alertmanager merges them into one Slack notification showing our template's text
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -141,4 +142,35 @@ def test_degraded_then_recovered_is_one_alert_firing_then_resolved(tmp_path: Pat
         alerts_lib.send_slack_alert(formatters.health_recovered(["A", "B"]))
         assert alerts_lib.flush(10)
         assert slack.wait_for(lambda s: any("RESOLVED" in str(r.json) for r in s.requests), 20)
+        alerts_lib.testing.reset_alerts()
+
+
+def test_a_resolve_reaches_alertmanager_even_when_routes_send_only_critical_alerts_there(
+    tmp_path: Path, slack: FakeSlack
+) -> None:
+    """Routed by severity (as in compose), the ✅ recovery is not critical; it still goes where its firing alert
+    went, so Alertmanager resolves the alert instead of keeping it firing (its destination re-sends it)."""
+    import alerts_lib
+    from alerts_lib import Alert, Severity
+
+    with am.running(tmp_path, slack.url) as (replica,), FakeSlack() as inbox:
+        config = tmp_path / "alerts.toml"
+        config.write_text(
+            f'[destinations.inbox]\nurl = "{inbox.url}"\n\n'
+            f'[destinations.am]\nkind = "alertmanager"\nurls = ["{replica.url}"]\nresend_interval = 1\n\n'
+            '[[routes]]\nmatch = { severity = "critical" }\nto = ["inbox", "am"]\n\n[[routes]]\nto = ["inbox"]\n'
+        )
+        alerts_lib.configure(config=str(config), min_interval=0)
+        labels = (("service", "model"),)
+        alerts_lib.send_slack_alert(
+            Alert("service model down", "Watch", Severity.CRITICAL, name="ServiceDown", labels=labels, state="firing")
+        )
+        assert alerts_lib.flush(10)
+        assert slack.wait_for(lambda s: any("FIRING: ServiceDown" in str(r.json) for r in s.requests), 20)
+        healthy = Alert("service model healthy again", "Watch", Severity.SUCCESS, name="ServiceDown", labels=labels)
+        alerts_lib.send_slack_alert(dataclasses.replace(healthy, state="resolved"))
+        assert alerts_lib.flush(10)
+        assert slack.wait_for(lambda s: any("RESOLVED: ServiceDown" in str(r.json) for r in s.requests), 20)
+        assert not [a for a in replica.alerts() if a["status"]["state"] == "active"], "still firing"
+        assert "healthy again" in "\n".join(inbox.delivered_texts())
         alerts_lib.testing.reset_alerts()

@@ -254,6 +254,18 @@ def test_alertmanager_posts_to_the_inbox_and_is_published(services: dict[str, An
     assert "/-/healthy" in " ".join(alertmanager["healthcheck"]["test"])
 
 
+def test_alertmanager_links_point_where_a_browser_on_the_host_reaches_it() -> None:
+    """Its notifications' title links to its external URL; without one it is the container's own host name."""
+    [external] = [
+        f
+        for f in compose({"FASTAPI_TOKEN": TOKEN, "ALERTMANAGER_PORT": "19093"})["services"]["alertmanager"]["command"]
+        if f.startswith("--web.external-url=")
+    ]
+    assert external == "--web.external-url=http://localhost:19093"
+    image = (REPO_ROOT / "docker/alertmanager.Dockerfile").read_text()
+    assert '"--web.listen-address=:9093", "--cluster.listen-address="' in image, "the command repeats the image's flags"
+
+
 # -- secrets ---------------------------------------------------------------------------------------------
 
 

@@ -472,6 +472,7 @@ def test_a_critical_alert_also_reaches_the_inbox_through_alertmanager(stack: Sta
         f"*firing* 🔥 [Airflow] task failed: alerting_smoke.fail: RuntimeError: {SMOKE_FAILURE} · local"
     ), notification["text"]
     assert "View log" in notification["text"]
+    assert notification["title_link"].startswith(f"http://localhost:{stack.ports['ALERTMANAGER_PORT']}/#/alerts")
     listed = httpx.get(stack.url("ALERTMANAGER_PORT") + "/api/v2/alerts", timeout=10).json()
     failed = [a["labels"] for a in listed if a["labels"]["alertname"] == "AirflowTaskFailed"]
     assert failed == [
