@@ -55,6 +55,7 @@ RUN_TIMEOUT = 300
 INBOX_TIMEOUT = 60
 WATCH_INTERVAL = 5  # .env's WATCH_INTERVAL: the watch alerts after two failing polls, recovers after two good ones
 RECOVERY_TIMEOUT = 180  # the service's container starting again, then two polls
+RESOLVED_TIMEOUT = 150  # Alertmanager's group_interval (1 min) after the resolve, on a busy machine
 API_TIMEOUT = 90  # one REST call; Airflow's API server answers slowly while the machine is busy
 LOG_TAIL = 150
 
@@ -365,9 +366,9 @@ def inbox_alerts(stack: Stack, *needles: str, timeout: float = INBOX_TIMEOUT) ->
         time.sleep(1)
 
 
-def alertmanager_notifications(stack: Stack, title: str) -> list[dict[str, Any]]:
+def alertmanager_notifications(stack: Stack, title: str, timeout: float = INBOX_TIMEOUT) -> list[dict[str, Any]]:
     """Alertmanager's Slack notifications in the inbox (one attachment each, our template) with this title."""
-    deadline = time.monotonic() + INBOX_TIMEOUT
+    deadline = time.monotonic() + timeout
     while True:
         attachments = [a for p in inbox_payloads(stack) for a in p.get("attachments") or ()]
         found = [a for a in attachments if a.get("title") == title]
@@ -490,7 +491,8 @@ def test_a_critical_alert_also_reaches_the_inbox_through_alertmanager(stack: Sta
 
 def test_the_watch_alerts_when_the_service_container_stops_and_when_it_is_back(stack: Stack, runs: Runs) -> None:
     """The service cannot say it is gone: the watch does (after two failed polls), through the inbox and,
-    being critical, Alertmanager; then its recovery with how long it lasted."""
+    being critical, Alertmanager; then its recovery with how long it lasted, which also resolves the alert in
+    Alertmanager (the recovery is not critical, yet goes where the down alert went)."""
     started = time.monotonic()
     stopped = stack.run("stop", "-t", "10", "fastapi")
     assert stopped.returncode == 0, stopped.stderr[-2000:]
@@ -509,6 +511,8 @@ def test_the_watch_alerts_when_the_service_container_stops_and_when_it_is_back(s
     back = find(alerts, "[Watch] service model healthy again")
     assert [a.headline[:44] for a in back] == ["✅ [Watch] service model healthy again after "], headlines(alerts)
     _timed(stack.timings, "start → watch recovery", started)
+    # Alertmanager says "resolved" at its next group interval (1 min in deploy/alertmanager/alertmanager.yml).
+    assert alertmanager_notifications(stack, "RESOLVED: ServiceDown", timeout=RESOLVED_TIMEOUT), "still firing"
     assert stack.states()["watch"] == "healthy"
     wait_healthy(stack, {"fastapi"})
 
