@@ -50,7 +50,7 @@ class Item(NamedTuple):
     webhook_url: str | None
     dedup_key: str | None
     blocks: object
-    destination: str | tuple[str, ...] | None = None
+    destination: tuple[str, ...] | None = None  # names given by the caller (send_slack_alert makes it a tuple)
 
 
 class _Flush:
@@ -400,8 +400,7 @@ class Worker:
         if item.webhook_url is not None:
             return [self._adhoc_destination(item.webhook_url)]
         if item.destination is not None:
-            names = (item.destination,) if isinstance(item.destination, str) else item.destination
-            return [self.plan.destinations[n] for n in names if n in self.plan.destinations]
+            return [self.plan.destinations[n] for n in item.destination if n in self.plan.destinations]
         targets = self.plan.targets(alert, self.settings.env)
         if alert is None or alert.state is None:
             return targets
@@ -439,7 +438,9 @@ class Worker:
     def _stats_of(self, dest: Destination) -> Stats:
         stats = self._stats.get(dest.name)
         if stats is None:
-            stats = self._stats[dest.name] = Stats()
+            # setdefault is one step under the GIL: the intake thread (suppressed) and the loop (lanes) may both
+            # be first to see a per-call webhook, and neither's counters may land in a Stats the other replaced.
+            stats = self._stats.setdefault(dest.name, Stats())
         return stats
 
     def _lanes_of(self, dest: Destination) -> list[_Lane]:

@@ -72,8 +72,7 @@ def capture_alerts() -> Iterator[CapturedAlerts]:
         if payload is None:
             return False
         with lock:
-            destination = (item.destination,) if isinstance(item.destination, str) else item.destination
-            captured.append(CapturedAlert(message, payload, item.webhook_url, item.dedup_key, destination))
+            captured.append(CapturedAlert(message, payload, item.webhook_url, item.dedup_key, item.destination))
         return True
 
     previous = _client._capture
