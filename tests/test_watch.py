@@ -7,6 +7,7 @@ test depends on the machine's speed; tests/test_watch_cli.py runs the real proce
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import logging
 import time
@@ -19,6 +20,7 @@ from alerts_lib.testing import CapturedAlerts, capture_alerts
 from alerts_lib.watch import ConfigError, Key, Observation, Target, Watch, WatchConfig, format_duration, parse_duration
 from alerts_lib.watch._alerts import started_alert
 from alerts_lib.watch._config import add_arguments, from_args, validate
+from alerts_lib.watch._http import Http
 from alerts_lib.watch._state import Tracker
 from tests.support.fake_airflow import PASSWORD, USER, FakeAirflow, dag, iso
 from tests.support.fake_http import HANG, HUGE, Answer, FakeHTTP, html_answer, json_answer
@@ -272,6 +274,23 @@ def test_one_hanging_target_does_not_delay_the_others(tmp_path: Path) -> None:
         "🔥 [Watch] service broken down",
     }
     assert took < 2 * 0.9 + 2, "polled concurrently, each within its deadline"
+
+
+def test_a_service_poll_cut_off_by_its_budget_is_down(tmp_path: Path) -> None:
+    """On a loaded host the tick's budget can run out before the request's own deadline says so (CI saw it):
+    the service must still count as down, not keep its last state."""
+    with FakeHTTP() as server, capture_alerts() as alerts:
+        server.answer("/health", HANG)
+        watch = Watch(config(tmp_path, http=(Target("model", server.url("/health")),)))
+
+        async def tick_with_a_late_request_deadline() -> None:
+            async with Http(timeout=5.0) as http:  # later than the tick's 0.9 s budget
+                await watch.tick(http)
+
+        for _ in range(2):
+            asyncio.run(tick_with_a_late_request_deadline())
+    texts = [t for _, t in alerts_of(alerts, "ServiceDown")]
+    assert len(texts) == 1 and texts[0].startswith("🔥 [Watch] service model down: no answer within 5 s"), texts
 
 
 # -- Airflow (the API stand-in; the real Airflow is in tests/test_watch_airflow.py) ------------------------

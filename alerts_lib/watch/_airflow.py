@@ -59,6 +59,12 @@ class Airflow:
         self._login = asyncio.Lock()  # made again by each poll: ``poll_once`` runs each on an event loop of its own
 
     # -- the poll -----------------------------------------------------------------------------------------
+    def cut_off(self, http: Http, result: PollResult, budget: float) -> None:
+        """The poll ran out of its budget: an API that has not even answered its health check is unreachable."""
+        if not result.covered:
+            result.add(Key.of(UNREACHABLE), unreachable(f"no answer within {duration_text(budget)}"))
+            result.cover(UNREACHABLE)
+
     async def poll(self, http: Http, result: PollResult) -> None:
         self._login = asyncio.Lock()
         health = await self._health(http)

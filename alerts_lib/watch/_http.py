@@ -82,6 +82,10 @@ class Http:
         except Exception as exc:  # closing must not fail a shutdown
             log.debug("watch: closing the HTTP client failed (%s)", type(exc).__name__)
 
+    def timed_out(self) -> Reply:
+        """What a request that ran out of its deadline got (also for a poll cut off before its request could say)."""
+        return Reply(None, error=f"no answer within {self.timeout:g} s")
+
     async def get(self, url: str, **kwargs: Any) -> Reply:
         return await self.request("GET", url, **kwargs)
 
@@ -102,7 +106,7 @@ class Http:
         try:
             return await asyncio.wait_for(self._request(method, url, headers, json_body, auth, params), self.timeout)
         except asyncio.TimeoutError:
-            return Reply(None, error=f"no answer within {self.timeout:g} s")
+            return self.timed_out()
         except _TooLarge:
             return Reply(None, error=f"answer larger than {self.max_body // 1000} kB")
         except httpx.HTTPError as exc:

@@ -15,25 +15,34 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .. import _client
 from .._redact import protect
 from .._text import duration_text
-from ._airflow import UNREACHABLE, Airflow, unreachable
+from ._airflow import Airflow
 from ._alerts import poll_alerts, started_alert
 from ._config import WatchConfig, display_url
 from ._http import Http
 from ._result import PollResult
 from ._services import Service
-from ._state import Key, StateBook, Transition
+from ._state import StateBook, Transition
 
 log = logging.getLogger("alerts_lib.watch")
 
 Send = Callable[[Any], object]
-Poll = Callable[[Http, PollResult], Coroutine[Any, Any, None]]
+
+
+class Poller(Protocol):
+    """A target's check: ``poll`` fills a result as it goes; ``cut_off`` says what a poll stopped early means."""
+
+    async def poll(self, http: Http, result: PollResult) -> None: ...
+
+    def cut_off(self, http: Http, result: PollResult, budget: float) -> None: ...
+
+
 STOP_CHECK = 0.1  # how often a wait looks at the stop Event
 
 
@@ -104,10 +113,10 @@ class Watch:
     async def tick(self, http: Http) -> list[Transition]:
         """Poll every target at once, each within its budget; alert on what changed; write the status file."""
         budget = max(0.2, self.config.interval * 0.9)
-        polls: list[tuple[str, Poll]] = []
+        polls: list[tuple[str, Poller]] = []
         if self.airflow is not None:
-            polls.append(("Airflow", self.airflow.poll))
-        polls += [(f"service {s.target.name}", s.poll) for s in self.services]
+            polls.append(("Airflow", self.airflow))
+        polls += [(f"service {s.target.name}", s) for s in self.services]
         results = [PollResult() for _ in polls]
         jobs = [
             self._bounded(name, poll, http, result, budget) for (name, poll), result in zip(polls, results, strict=True)
@@ -128,15 +137,12 @@ class Watch:
         self._write_status()
         return transitions
 
-    async def _bounded(self, name: str, poll: Poll, http: Http, result: PollResult, budget: float) -> None:
+    async def _bounded(self, name: str, poller: Poller, http: Http, result: PollResult, budget: float) -> None:
         try:
-            await asyncio.wait_for(poll(http, result), budget)
+            await asyncio.wait_for(poller.poll(http, result), budget)
         except asyncio.TimeoutError:
             log.debug("watch: the poll of %s ran out of its %s", name, duration_text(budget))
-            if name == "Airflow" and not result.covered:
-                why = f"no answer within {duration_text(budget)}"
-                result.add(Key.of(UNREACHABLE), unreachable(why))
-                result.cover(UNREACHABLE)
+            poller.cut_off(http, result, budget)
         except Exception as exc:  # a bug in a check must not stop the other checks or the loop
             log.error("watch: the poll of %s failed unexpectedly (%s: %s)", name, type(exc).__name__, exc)
 

@@ -31,6 +31,12 @@ class Service:
     async def poll(self, http: Http, result: PollResult) -> None:
         result.add(self.key, judge(self.target.name, await http.get(self.target.url)))
 
+    def cut_off(self, http: Http, result: PollResult, budget: float) -> None:
+        """The poll ran out of its budget before its request timed out (a loaded host): that is no answer too.
+        Without a verdict the key would keep its last state, and a hanging service would never alert."""
+        if self.key not in result.observations:
+            result.add(self.key, judge(self.target.name, http.timed_out()))
+
 
 def judge(name: str, reply: Reply) -> Observation:
     """The verdict on one answer of the endpoint of service ``name``."""
