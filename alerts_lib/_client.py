@@ -67,6 +67,10 @@ def send_slack_alert(
             and _capture is None
             and (message.__class__ is Alert or (isinstance(message, str) and message and not message.isspace()))
         ):
+            held = worker.held.get(id(message))
+            if held is not None and held[0] is message and dedup_key is None and blocks is None:
+                next(held[1])  # storm control holds this very object on all its destinations: count, queue nothing
+                return True
             return worker.submit((message, None, dedup_key, blocks))  # the hot path: a plain tuple is cheapest
         return _send_slow(message, args, webhook_url, dedup_key, blocks, destination, unknown)
     except Exception as exc:  # never break the caller

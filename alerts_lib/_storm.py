@@ -58,6 +58,16 @@ class StormControl(Generic[T]):
         self._windows[key] = _Window(now, 0, sample, wall, now)
         return True
 
+    def holds(self, key: Hashable) -> bool:
+        """A window is open for ``key``: a repeat of it now would be counted, not sent."""
+        return key in self._windows
+
+    def repeat(self, key: Hashable, count: int, now: float) -> None:
+        """``count`` repeats of ``key`` counted elsewhere (by callers, see ``_held``) while its window was open."""
+        window = self._windows[key]
+        window.repeats += count
+        window.last = now
+
     def _close(self, window: _Window[T]) -> None:
         if window.repeats:
             self._ready.append(_summary(window))

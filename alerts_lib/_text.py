@@ -18,10 +18,10 @@ def to_text(value: object) -> str:
         if value.isascii():
             return value  # the common case, on the caller's thread: keep it cheap
         text = value
+    elif isinstance(value, BaseException):  # before bytes: a failing request's error, on the caller's thread
+        text = _safe_str(value) or type(value).__name__
     elif isinstance(value, (bytes, bytearray, memoryview)):
         text = bytes(value).decode("utf-8", "replace")
-    elif isinstance(value, BaseException):
-        text = str(_safe_str(value)) or type(value).__name__
     else:
         text = _safe_str(value)
     if text.isascii():

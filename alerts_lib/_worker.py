@@ -2,7 +2,8 @@
 
 The caller's only cost is ``SimpleQueue.put_nowait`` behind a size check (after sentry-python's transport
 worker). An intake thread takes what arrives in batches and does routing and storm control: a held repeat is a
-dictionary lookup and a counter there, and never wakes the event loop. What is admitted goes to the worker's
+dictionary lookup and a counter there, and never wakes the event loop; a repeat of the very object storm control
+holds is counted by the caller and never even queued (:mod:`._held`). What is admitted goes to the worker's
 private event loop: rendering per destination, the spool, and one lane per destination URL. Lanes post
 concurrently, each with its own pace, backoff and ``Retry-After``, so a hanging or rate-limited destination never
 delays another's alerts. What to retry and how long to wait is :mod:`._policy`'s decision, the same for every lane.
@@ -25,6 +26,7 @@ from typing import Any, NamedTuple
 from ._alert import Alert, Severity
 from ._config import Plan, webhook_destination
 from ._durability import Durability
+from ._held import FOLD_EVERY, HeldRepeats
 from ._policy import Outcome, RetryPolicy, Verdict
 from ._settings import Settings
 from ._spool import lane_key, local_origin
@@ -148,6 +150,8 @@ class Worker:
         # Where each open (firing) alert went, so its resolve goes there too, whatever the routes say of it.
         self._open: dict[Hashable, list[Destination]] = {}
         self._storm: StormControl[tuple[Destination, object, str | None]] = StormControl(settings.dedup_window)
+        self._held = HeldRepeats()
+        self.held = self._held.published  # what callers read: see send_slack_alert
         self._flushes: list[_Flush] = []
         self._seq = 0
         self._origin = local_origin()
@@ -202,6 +206,7 @@ class Worker:
         """
         flushed = self.flush(timeout)
         self._stopping = True
+        self._held.clear()  # repeats go through submit() again, which now refuses them
         if not flushed:
             # Said from this thread: the worker's loop may be stuck in a post, and the process is about to go.
             self._log_abandoned()
@@ -278,16 +283,21 @@ class Worker:
 
     def _storm_wait(self) -> float | None:
         due = self._storm.next_due()
-        return None if due is None else max(0.0, due - self._clock())
+        wait = None if due is None else max(0.0, due - self._clock())
+        if self._held:  # callers count held repeats themselves: read their counters now and then
+            wait = FOLD_EVERY if wait is None else min(wait, FOLD_EVERY)
+        return wait
 
     def _admit(self, batch: list[Any]) -> list[Any]:
         """What goes on to be rendered: admitted alerts, storm summaries that are due, flush markers in order."""
         now, wall = self._clock(), time.time()
         out: list[Any] = []
+        self._fold_held(now, wall, out)
         for raw in batch:
             if raw is _WAKE:
                 continue
             if isinstance(raw, _Flush):
+                self._fold_held(now, wall, out)
                 out += self._storm.due(now, force=True)  # a flush closes the windows early: nothing is held back
                 out.append(raw)
                 continue
@@ -296,13 +306,17 @@ class Worker:
             except Exception as exc:  # the worker must outlive any bug in one alert
                 logger.error("alerts_lib: could not process an alert (%s)", type(exc).__name__)
                 logger.debug("alerts_lib: intake error detail", exc_info=True)
+        self._fold_held(now, wall, out)
         out += self._storm.due(now)
+        self._held.withdraw(self._storm.holds, now)
         return out
 
     def _route(self, item: Item, now: float, wall: float, out: list[Any]) -> None:
         message = item.message
         raw_alert = message if isinstance(message, Alert) else None
-        for dest in self._targets(item, raw_alert):
+        targets = self._targets(item, raw_alert)
+        held: list[Hashable] = []
+        for dest in targets:
             if raw_alert is None or raw_alert.dedupe:
                 # A repeat costs this lookup and a counter: nothing is rendered or copied for it.
                 key: Hashable = (
@@ -311,8 +325,22 @@ class Worker:
                 )
                 if not self._storm.admit(key, (dest, raw_alert or message, item.dedup_key), now, wall):
                     self._stats_of(dest).suppressed += 1
+                    held.append(key)
                     continue
             out.append((dest, item))
+        if held and len(held) == len(targets) and _countable(item, raw_alert) and not self._stopping:
+            self._held.hold(message, tuple(held), tuple(targets))
+
+    def _fold_held(self, now: float, wall: float, out: list[Any]) -> None:
+        """Repeats that callers counted themselves become storm control's, as if they had come through the queue."""
+        for held, count in self._held.take():
+            if all(self._storm.holds(k) for k in held.keys):
+                for key, dest in zip(held.keys, held.destinations, strict=True):
+                    self._storm.repeat(key, count, now)
+                    self._stats_of(dest).suppressed += count
+                continue
+            for _ in range(count):  # counted as its window ended: the first opens a new window, as if queued
+                self._route(Item(held.message, None, None, None), now, wall, out)
 
     # -- the event loop ------------------------------------------------------------------------------------
     def _run_loop(self) -> None:
@@ -706,6 +734,13 @@ class Worker:
         never = f" ({waiting} never left the queue)" if waiting else ""
         texts = _quoted([(lane.dest, p) for lane, p in left])
         logger.error("alerts_lib: %d alert(s) still undelivered at shutdown%s. Text: %s", count, never, texts)
+
+
+def _countable(item: Item, alert: Alert | None) -> bool:
+    """Repeats the caller may count itself: routed like any other (no per-call destination, key or blocks), and
+    not an alert that opens or closes (its routing remembers where the firing one went)."""
+    plain = item.webhook_url is None and item.destination is None and item.dedup_key is None and item.blocks is None
+    return plain and (alert.state is None if alert is not None else isinstance(item.message, str))
 
 
 def _text_key(message: object) -> Hashable:

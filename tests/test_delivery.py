@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 import time
 
 import pytest
@@ -191,6 +192,69 @@ def test_identical_alerts_are_sent_once_then_summarised(slack: FakeSlack, delive
     assert "… and 37 more like this within 1 s: “prediction error on @A: ValueError: bad input”" in texts
     assert "something else" in texts
     assert alerts_lib.stats().suppressed == 37
+
+
+def _published(message: object) -> bool:
+    worker = alerts_lib._client._hot
+    return worker is not None and id(message) in worker.held
+
+
+def test_repeats_of_a_held_alert_are_counted_on_the_callers_threads_exactly(slack: FakeSlack, deliver_to) -> None:
+    """In a storm a repeat of the same object costs the caller a lookup and a counter, not a queue entry; the
+    summary still counts every one, from any number of threads."""
+    import threading
+
+    deliver_to(slack.url, dedup_window=60)
+    alert = formatters.prediction_error(KeyError("x2"), model="m", alias="A", version=9)
+    assert formatters.prediction_error(KeyError("x2"), model="m", alias="A", version=9) is alert
+    alerts_lib.send_slack_alert(alert)
+    alerts_lib.send_slack_alert(alert)  # held by storm control: from now on the callers count
+    assert slack.wait_for(lambda _: _published(alert), timeout=5)
+    worker = alerts_lib._client._hot
+    assert worker is not None
+
+    def storm() -> None:
+        for _ in range(2500):
+            assert alerts_lib.send_slack_alert(alert)
+
+    threads = [threading.Thread(target=storm) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert worker._queue.qsize() == 0, "held repeats went through the queue"
+    assert alerts_lib.flush(5)
+    texts = "\n".join(slack.delivered_texts())
+    assert texts.count("prediction error on m@A") == 2
+    assert "… and 10001 more like this" in texts
+    assert alerts_lib.stats().suppressed == 10_001
+
+
+def test_a_storm_that_goes_on_loses_no_repeat_and_a_quiet_alert_is_sent_again(slack: FakeSlack, deliver_to) -> None:
+    deliver_to(slack.url, dedup_window=0.4, min_interval=0.05)
+    alert = formatters.alert("disk full", severity="error")
+
+    def counted(texts: list[str]) -> tuple[int, int]:
+        firsts = sum(t.count("disk full") - t.count("more like this") for t in texts)
+        return firsts, sum(int(n) for t in texts for n in re.findall(r"and (\d+) more like this", t))
+
+    sent = 0
+    ends = time.monotonic() + 2.0  # five windows
+    while time.monotonic() < ends:
+        alerts_lib.send_slack_alert(alert)
+        sent += 1
+        time.sleep(0.002)
+    # No flush: each window's summary comes when it ends, repeats the callers counted included.
+    assert slack.wait_for(lambda s: sum(counted(s.delivered_texts())) == sent, timeout=3), (
+        counted(slack.delivered_texts()),
+        sent,
+    )
+    firsts, repeats = counted(slack.delivered_texts())
+    assert firsts == 1 and alerts_lib.stats().suppressed == repeats
+    time.sleep(1.0)  # quiet windows: storm control lets go of it
+    assert not _published(alert)
+    alerts_lib.send_slack_alert(alert)
+    assert slack.wait_for(lambda s: counted(s.delivered_texts()) == (2, sent - 1), timeout=3)
 
 
 def test_per_call_webhook_goes_to_that_webhook_only(slack: FakeSlack, deliver_to) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alerts_lib import formatters
+from alerts_lib._held import RETIRE_GRACE, HeldRepeats
 from alerts_lib._storm import StormControl
 from alerts_lib.destinations.slack import annotate, batch_size, combine, render_alert, render_text
 
@@ -41,6 +42,26 @@ def test_force_summarises_early_for_flush_and_exit() -> None:
     storm.admit("k", "x", now=1)
     (summary,) = storm.due(now=3, force=True)
     assert (summary.repeats, summary.seconds) == (1, 1)
+
+
+def test_held_repeats_counted_by_callers_are_read_once_each_even_after_withdrawal() -> None:
+    held = HeldRepeats()
+    message = "disk full"
+    held.hold(message, ("k",), ("dest",))
+    published, counter = held.published[id(message)]
+    assert published is message
+    for _ in range(5):
+        next(counter)
+    assert [(h.message, n) for h, n in held.take()] == [(message, 5)]
+    assert held.take() == []  # read once
+    next(counter)
+    held.withdraw(lambda key: False, now=10.0)  # its window ended
+    assert id(message) not in held.published
+    next(counter)  # a caller that looked it up just before the withdrawal
+    ((late, count),) = held.take()
+    assert (late.message, count) == (message, 2)  # the worker routes these as if they came through the queue
+    held.withdraw(lambda key: False, now=10.0 + RETIRE_GRACE)
+    assert not held
 
 
 def test_window_zero_disables_storm_control() -> None:
