@@ -12,7 +12,9 @@ delays another's alerts. What to retry and how long to wait is :mod:`._policy`'s
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
+import json
 import logging
 import queue
 import socket
@@ -33,7 +35,7 @@ from ._spool import lane_key, local_origin
 from ._storm import StormControl, Summary
 from ._text import clip, duration_text, to_text
 from ._transport import Transport
-from .destinations.base import Destination, Render
+from .destinations.base import Destination, Render, render_message
 
 logger = logging.getLogger("alerts_lib")
 
@@ -321,7 +323,7 @@ class Worker:
                 # A repeat costs this lookup and a counter: nothing is rendered or copied for it.
                 key: Hashable = (
                     dest.name,
-                    item.dedup_key or (raw_alert.storm_key if raw_alert else _text_key(message)),
+                    item.dedup_key or (raw_alert.storm_key if raw_alert else _text_key(message, item.blocks)),
                 )
                 if not self._storm.admit(key, (dest, raw_alert or message, item.dedup_key), now, wall):
                     self._stats_of(dest).suppressed += 1
@@ -411,9 +413,7 @@ class Worker:
             logger.error("alerts_lib: internal error in the delivery worker", exc_info=True)
 
     def _enqueue(self, dest: Destination, item: Item, wall: float, added: list[tuple[_Lane, _Pending]]) -> None:
-        message = item.message
-        alert = message.with_env(self.settings.env) if isinstance(message, Alert) else None
-        render = self._render(dest, message, alert, item.blocks, wall)
+        render = render_message(dest, item.message, item.blocks, env=self.settings.env, now=wall)
         if render is not None:
             self._append(dest, render, wall, added)
 
@@ -448,20 +448,6 @@ class Worker:
         if known is None:
             known = self._adhoc[url] = webhook_destination(url, self.settings)
         return known
-
-    def _render(self, dest: Destination, message: object, alert: Alert | None, blocks: object, wall: float) -> Any:
-        if alert is not None:
-            return dest.render(alert, now=wall)
-        if isinstance(message, Mapping):
-            raw_payload = getattr(dest, "render_payload", None)
-            if raw_payload is not None:
-                return raw_payload(message)
-            return dest.render_text(to_text(message.get("text") or ""), now=wall) if message.get("text") else None
-        text = to_text(message)
-        with_blocks = getattr(dest, "render_blocks", None)  # Slack: the caller's own Block Kit
-        if blocks is not None and with_blocks is not None:
-            return with_blocks(text, blocks)
-        return dest.render_text(text, now=wall)
 
     def _stats_of(self, dest: Destination) -> Stats:
         stats = self._stats.get(dest.name)
@@ -743,10 +729,22 @@ def _countable(item: Item, alert: Alert | None) -> bool:
     return plain and (alert.state is None if alert is not None else isinstance(item.message, str))
 
 
-def _text_key(message: object) -> Hashable:
+def _text_key(message: object, blocks: object) -> Hashable:
+    """Two messages are the same for storm control when they would show the same: text, and any Block Kit.
+    (Keyed by text alone, every blocks-only message was "None", and the second was held as a repeat.)"""
     if isinstance(message, Mapping):
-        return ("payload", to_text(message.get("text")))
-    return to_text(message)
+        return ("payload", _digest(message))
+    text = "" if message is None else to_text(message)
+    return text if blocks is None else ("blocks", text, _digest(blocks))
+
+
+def _digest(value: object) -> bytes:
+    """A small, stable fingerprint of JSON-like data (windows keep their keys for a while)."""
+    try:
+        shown = json.dumps(value, sort_keys=True, default=repr)
+    except Exception:  # keys that cannot be sorted, a broken __repr__: still a key, never an error
+        shown = to_text(value)
+    return hashlib.blake2b(shown.encode("utf-8", "replace"), digest_size=16).digest()
 
 
 def _summary_alert(summary: Summary[Any], sample: object, env: str | None) -> Alert:

@@ -12,7 +12,8 @@ Installed as a pytest plugin, it also provides the ``captured_alerts`` fixture.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ from ._alert import Alert
 from ._settings import Settings
 from ._worker import Item
 from .destinations import slack
+from .destinations.base import render_message
 
 __all__ = ["CapturedAlert", "CapturedAlerts", "capture_alerts", "captured_alerts", "reset_alerts"]
 
@@ -83,12 +85,12 @@ def capture_alerts() -> Iterator[CapturedAlerts]:
         _client._capture = previous
 
 
+# Captured alerts are rendered as a plain Slack webhook would show them (no destination's mention).
+_AS_SLACK = slack.SlackDestination("capture", "http://127.0.0.1/capture")
+
+
 def _render(message: object, env: str | None, blocks: object) -> dict[str, Any] | None:
-    if isinstance(message, Alert):
-        return slack.render_alert(message.with_env(env))
-    if isinstance(message, Mapping):
-        return slack.render_payload(message)
-    return slack.render_text("" if message is None else str(message), blocks)
+    return render_message(_AS_SLACK, message, blocks, env=env, now=time.time())
 
 
 try:

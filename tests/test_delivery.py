@@ -257,6 +257,32 @@ def test_a_storm_that_goes_on_loses_no_repeat_and_a_quiet_alert_is_sent_again(sl
     assert slack.wait_for(lambda s: counted(s.delivered_texts()) == (2, sent - 1), timeout=5)
 
 
+def test_block_kit_messages_are_told_apart_and_never_say_none(slack: FakeSlack, deliver_to) -> None:
+    """Blocks-only messages posted "None" as their notification text, and storm control keyed them all as "None",
+    so the second one was held as a repeat of the first (as were two texts with different blocks)."""
+    from alerts_lib.testing import capture_alerts
+
+    def section(text: str) -> list[dict[str, object]]:
+        return [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+
+    deliver_to(slack.url, dedup_window=60)
+    sent = [
+        (None, section("deploy 1")),
+        (None, section("deploy 2")),
+        ("Deploy", section("a")),
+        ("Deploy", section("b")),
+    ]
+    for message, blocks in sent:
+        assert alerts_lib.send_slack_alert(message, blocks=blocks)
+    assert alerts_lib.flush(5)
+    posted = [b for post in slack.delivered for b in post.json["blocks"] if b["type"] == "section"]
+    assert [b["text"]["text"] for b in posted] == ["deploy 1", "deploy 2", "a", "b"]
+    assert all("None" not in post.json["text"] for post in slack.delivered)
+    with capture_alerts() as captured:
+        alerts_lib.send_slack_alert(blocks=section("deploy 1"))
+    assert captured[0].payload["text"] == "" and captured[0].payload["blocks"] == section("deploy 1")
+
+
 def test_per_call_webhook_goes_to_that_webhook_only(slack: FakeSlack, deliver_to) -> None:
     deliver_to(slack.url)
     with FakeSlack() as other:

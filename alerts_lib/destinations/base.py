@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, cast
 
 from .._alert import Alert
 from .._policy import Outcome
+from .._text import to_text
 
 Render = dict[str, Any]
 
@@ -74,6 +75,25 @@ class Destination(Protocol):
     # Optional: ``fallback(render, outcome) -> Render | None``, a simpler form to resend once when the rich one was
     # refused for good (Slack's invalid_blocks → plain text); ``storm_summaries = False`` when the destination
     # merges repeats itself (Alertmanager).
+
+
+def render_message(dest: Destination, message: object, blocks: object, *, env: str | None, now: float) -> Render | None:
+    """What one queued message becomes at ``dest``: an :class:`Alert` rendered its way, a ready Slack payload, or
+    the caller's text (with its own Block Kit where the destination takes it). The one dispatch, for the worker
+    and for ``alerts_lib.testing``, so a captured alert is what would have been posted. None: nothing to show."""
+    if isinstance(message, Alert):
+        return dest.render(message.with_env(env), now=now)
+    if isinstance(message, Mapping):
+        raw_payload = getattr(dest, "render_payload", None)
+        if raw_payload is not None:
+            return cast("Render | None", raw_payload(message))
+        text = message.get("text")
+        return dest.render_text(to_text(text), now=now) if text else None
+    text = "" if message is None else to_text(message)  # blocks only: no "None" as the notification's text
+    with_blocks = getattr(dest, "render_blocks", None)  # Slack: the caller's own Block Kit
+    if blocks is not None and with_blocks is not None:
+        return cast("Render", with_blocks(text, blocks))
+    return dest.render_text(text, now=now)
 
 
 class Webhook:
