@@ -25,21 +25,22 @@ FOLD_EVERY = 0.5  # seconds: how often the intake thread reads the counters whil
 
 @dataclass(eq=False)
 class Held:
-    """One published object: its storm-control keys (one per destination) and its callers' counter."""
+    """One published object: its (storm-control key, destination) pairs and its callers' counter."""
 
     message: object
-    keys: tuple[Hashable, ...]
-    destinations: tuple[Any, ...]
+    targets: tuple[tuple[Hashable, Any], ...]
     counter: Iterator[int] = field(default_factory=itertools.count)
     withdrawn_at: float = float("inf")
-    _reads: int = 0  # next() calls of our own: the counter counts those too
-    _taken: int = 0
+    _next: int = 0  # what the counter returns next if no caller counted: our own reads advance it too
+
+    @property
+    def keys(self) -> Iterator[Hashable]:
+        return (key for key, _ in self.targets)
 
     def take(self) -> int:
         """Callers' repeats since the last take."""
-        total = next(self.counter) - self._reads
-        self._reads += 1
-        new, self._taken = total - self._taken, total
+        now = next(self.counter)
+        new, self._next = now - self._next, now + 1
         return new
 
 
@@ -54,12 +55,12 @@ class HeldRepeats:
     def __bool__(self) -> bool:
         return bool(self._held or self._withdrawn)
 
-    def hold(self, message: object, keys: tuple[Hashable, ...], destinations: tuple[Any, ...]) -> None:
-        """Storm control holds ``message`` on every one of its destinations: let callers count its repeats."""
+    def hold(self, message: object, targets: tuple[tuple[Hashable, Any], ...]) -> None:
+        """Storm control holds ``message`` under each (key, destination): let callers count its repeats."""
         ident = id(message)
         if ident in self._held or len(self._held) >= MAX_HELD:
             return
-        held = Held(message, keys, destinations)
+        held = Held(message, targets)
         self._held[ident] = held
         self.published[ident] = (message, held.counter)
 

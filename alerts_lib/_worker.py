@@ -317,7 +317,7 @@ class Worker:
         message = item.message
         raw_alert = message if isinstance(message, Alert) else None
         targets = self._targets(item, raw_alert)
-        held: list[Hashable] = []
+        held: list[tuple[Hashable, Destination]] = []
         for dest in targets:
             if raw_alert is None or raw_alert.dedupe:
                 # A repeat costs this lookup and a counter: nothing is rendered or copied for it.
@@ -327,17 +327,17 @@ class Worker:
                 )
                 if not self._storm.admit(key, (dest, raw_alert or message, item.dedup_key), now, wall):
                     self._stats_of(dest).suppressed += 1
-                    held.append(key)
+                    held.append((key, dest))
                     continue
             out.append((dest, item))
         if held and len(held) == len(targets) and _countable(item, raw_alert) and not self._stopping:
-            self._held.hold(message, tuple(held), tuple(targets))
+            self._held.hold(message, tuple(held))
 
     def _fold_held(self, now: float, wall: float, out: list[Any]) -> None:
         """Repeats that callers counted themselves become storm control's, as if they had come through the queue."""
         for held, count in self._held.take():
             if all(self._storm.holds(k) for k in held.keys):
-                for key, dest in zip(held.keys, held.destinations, strict=True):
+                for key, dest in held.targets:
                     self._storm.repeat(key, count, now)
                     self._stats_of(dest).suppressed += count
                 continue

@@ -11,6 +11,7 @@ Installed as a pytest plugin, it also provides the ``captured_alerts`` fixture.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Iterator
@@ -85,12 +86,15 @@ def capture_alerts() -> Iterator[CapturedAlerts]:
         _client._capture = previous
 
 
-# Captured alerts are rendered as a plain Slack webhook would show them (no destination's mention).
-_AS_SLACK = slack.SlackDestination("capture", "http://127.0.0.1/capture")
+@functools.cache
+def _as_slack() -> slack.SlackDestination:
+    """Captured alerts are rendered as a plain Slack webhook would show them (no destination's mention); made on
+    first use, not at import (a destination registers its URL with the log scrubber)."""
+    return slack.SlackDestination("capture", "http://127.0.0.1/capture")
 
 
 def _render(message: object, env: str | None, blocks: object) -> dict[str, Any] | None:
-    return render_message(_AS_SLACK, message, blocks, env=env, now=time.time())
+    return render_message(_as_slack(), message, blocks, env=env, now=time.time())
 
 
 try:

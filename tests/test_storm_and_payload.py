@@ -47,7 +47,7 @@ def test_force_summarises_early_for_flush_and_exit() -> None:
 def test_held_repeats_counted_by_callers_are_read_once_each_even_after_withdrawal() -> None:
     held = HeldRepeats()
     message = "disk full"
-    held.hold(message, ("k",), ("dest",))
+    held.hold(message, (("k", "dest"),))
     published, counter = held.published[id(message)]
     assert published is message
     for _ in range(5):
